@@ -1,0 +1,3 @@
+"""bench: train, export and benchmark the reference models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,56 @@
+"""The `bench` command line: thin Typer commands that build a config and call one library function."""
+
+from __future__ import annotations
+
+import traceback
+
+import typer
+from typer.core import TyperGroup
+
+from bench.console import err
+from bench.errors import BenchError
+
+
+class _ErrorsAsOneLine(TyperGroup):
+    """Turns a BenchError from any command into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                err.print(traceback.format_exc(), markup=False, highlight=False)
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_ErrorsAsOneLine,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="Train the reference models, export them to TorchScript and ONNX, and benchmark them.",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+def _register_commands() -> None:
+    """Attach every command module's functions to `app`."""
+    from bench.commands import models
+
+    app.command("models")(models.models)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

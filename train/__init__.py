@@ -1,0 +1,1 @@
+"""Reference models, dataset loaders and the training loop."""

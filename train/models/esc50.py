@@ -1,0 +1,46 @@
+"""ESC-50 log-mel CNN (report 001)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from train.registry import ModelSpec, TensorSpec, register_model
+
+ESC50_CLASSES = 50
+N_MELS = 64
+N_FRAMES = 501  # 5 s at 16 kHz, hop 160, centred STFT
+
+
+class ESC50CNN(nn.Module):
+    """Three Conv·BN·ReLU·MaxPool(2) blocks, global average pool, Linear(→50)."""
+
+    def __init__(self, channels: tuple[int, ...] = (32, 64, 128), kernel_size: int = 5,
+                 num_classes: int = ESC50_CLASSES) -> None:
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd to keep 'same' padding, got {kernel_size}")
+        blocks: list[nn.Module] = []
+        in_ch = 1
+        for out_ch in channels:
+            blocks += [
+                nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2),
+                nn.BatchNorm2d(out_ch),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+            in_ch = out_ch
+        self.features = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(in_ch, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+register_model(ModelSpec(
+    "esc50-cnn", "esc50", ESC50_CLASSES,
+    lambda channels=(32, 64, 128), kernel_size=5: ESC50CNN(tuple(channels), kernel_size),
+    (TensorSpec("logmel", ("batch", 1, N_MELS, N_FRAMES)),),
+    "3 conv blocks [32,64,128], kernel 5, GAP, Linear(128→50)",
+))
