@@ -43,9 +43,10 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command module's functions to `app`."""
-    from bench.commands import models
+    from bench.commands import env, models
 
     app.command("models")(models.models)
+    app.command("env")(env.env)
 
 
 _register_commands()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.panel import Panel
 from rich.table import Table
 
 from train.registry import ModelSpec
@@ -24,3 +25,35 @@ def models_table(rows: list[tuple[ModelSpec, int, int]]) -> Table:
         flops_cell = format_count(flops) + (" (2708 nodes)" if spec.is_graph else "")
         table.add_row(spec.name, spec.dataset, f"{params:,}", spec.sample_shape(), flops_cell)
     return table
+
+
+def environment_panel(environment: dict) -> Panel:
+    """The hardware/software block as a two-column Rich panel."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in environment_rows(environment):
+        grid.add_row(label, value)
+    return Panel(grid, title="Environment", expand=False)
+
+
+def environment_rows(environment: dict) -> list[tuple[str, str]]:
+    """(label, value) pairs of the environment block, shared by every output format."""
+    cuda = environment.get("cuda", {})
+    gpu = ", ".join(cuda.get("gpus", [])) if cuda.get("available") else "none (CUDA not available)"
+    packages = environment.get("packages", {})
+    return [
+        ("OS", str(environment.get("os"))),
+        ("CPU", str(environment.get("cpu"))),
+        ("cores", f"{environment.get('physical_cores')} physical, "
+                  f"{environment.get('logical_cores')} logical"),
+        ("threads used", str(environment.get("threads_used"))),
+        ("RAM", f"{environment.get('ram_gib')} GiB"),
+        ("Python", str(environment.get("python"))),
+        ("packages", ", ".join(f"{k} {v}" for k, v in packages.items())),
+        ("CUDA", f"torch built for {cuda.get('torch_cuda_build')}, cuDNN {cuda.get('cudnn')}, "
+                 f"driver {cuda.get('driver', 'n/a')}"),
+        ("GPU", gpu),
+        ("ONNX Runtime providers", ", ".join(environment.get("onnxruntime_providers_available", []))),
+        ("git commit", str(environment.get("git_commit"))),
+    ]

@@ -1,0 +1,12 @@
+"""`bench env`: the hardware and software block results are measured on."""
+
+from __future__ import annotations
+
+from bench.console import out
+from bench.envinfo import collect_environment
+from bench.report import environment_panel
+
+
+def env() -> None:
+    """Show OS, CPU, cores, RAM, library versions, CUDA/GPU and ONNX Runtime providers."""
+    out.print(environment_panel(collect_environment()))
