@@ -1,0 +1,146 @@
+"""Peak-memory probes. Each returns bytes and names its method; none prints.
+
+CPU: Linux's resident high-water mark (VmHWM), reset through /proc/self/clear_refs just before
+the measured run, so the figure covers that run only and not imports or earlier rows.
+CUDA: the torch caching allocator's peaks for torch runtimes; NVML device memory for ONNX Runtime,
+whose allocations the torch allocator never sees.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+@dataclass(frozen=True)
+class MemoryFigure:
+    """One peak-memory reading: bytes above the baseline, and how it was taken."""
+
+    peak_bytes: int
+    method: str
+    baseline_bytes: int | None = None
+    reserved_bytes: int | None = None  # CUDA allocator only: peak reserved by the caching allocator
+
+
+def _status_kib(field: str) -> int:
+    """A `kB` field of /proc/self/status, in KiB."""
+    match = re.search(rf"^{field}:\s+(\d+) kB", _STATUS.read_text(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"{field} not found in {_STATUS}")
+    return int(match.group(1))
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process, bytes."""
+    return _status_kib("VmRSS") * 1024
+
+
+def peak_rss_bytes() -> int:
+    """Resident high-water mark of this process since start or the last reset, bytes."""
+    return _status_kib("VmHWM") * 1024
+
+
+def reset_peak_rss() -> None:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: write '5' to clear_refs)."""
+    _CLEAR_REFS.write_text("5")
+
+
+def cpu_peak_supported() -> bool:
+    """True where VmHWM can be read and reset (Linux)."""
+    return _STATUS.exists() and _CLEAR_REFS.exists()
+
+
+class CpuPeakProbe:
+    """Context manager: peak RSS during the block, above the RSS at entry (`baseline`)."""
+
+    method = "process RSS high-water mark (VmHWM) above baseline"
+
+    def __init__(self, baseline_bytes: int | None = None) -> None:
+        self._baseline = baseline_bytes
+        self.figure: MemoryFigure | None = None
+
+    def __enter__(self) -> CpuPeakProbe:
+        if self._baseline is None:
+            self._baseline = rss_bytes()
+        reset_peak_rss()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        peak = peak_rss_bytes() - self._baseline
+        self.figure = MemoryFigure(max(peak, 0), self.method, self._baseline)
+
+
+class CudaAllocatorProbe:
+    """Context manager: torch caching-allocator peak allocated/reserved during the block."""
+
+    method = "torch CUDA allocator peak (max_memory_allocated above baseline)"
+
+    def __init__(self, device: str = "cuda") -> None:
+        self.device = device
+        self.figure: MemoryFigure | None = None
+
+    def __enter__(self) -> CudaAllocatorProbe:
+        import torch
+
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        self._baseline = torch.cuda.memory_allocated(self.device)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import torch
+
+        torch.cuda.synchronize(self.device)
+        peak = torch.cuda.max_memory_allocated(self.device) - self._baseline
+        reserved = torch.cuda.max_memory_reserved(self.device)
+        self.figure = MemoryFigure(max(peak, 0), self.method, self._baseline, reserved)
+
+
+class NvmlPeakProbe:
+    """Context manager: NVML device-memory peak above baseline, polled from a thread.
+
+    NVML sees every allocation on the device (ONNX Runtime's arena included) but only as often as
+    it is polled, so short spikes between polls can be missed; the method string says so.
+    """
+
+    def __init__(self, device_index: int = 0, interval_s: float = 0.001) -> None:
+        self.device_index = device_index
+        self.interval_s = interval_s
+        self.figure: MemoryFigure | None = None
+        self.method = f"NVML device memory used, polled every {interval_s * 1e3:g} ms, above baseline"
+
+    def __enter__(self) -> NvmlPeakProbe:
+        import pynvml
+
+        pynvml.nvmlInit()
+        self._handle = pynvml.nvmlDeviceGetHandleByIndex(self.device_index)
+        self._baseline = self._used()
+        self._peak = self._baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _used(self) -> int:
+        import pynvml
+
+        return int(pynvml.nvmlDeviceGetMemoryInfo(self._handle).used)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._used())
+            self._stop.wait(self.interval_s)
+
+    def __exit__(self, *exc) -> None:
+        import pynvml
+
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._used())
+        pynvml.nvmlShutdown()
+        self.figure = MemoryFigure(max(self._peak - self._baseline, 0), self.method, self._baseline)
