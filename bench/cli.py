@@ -43,10 +43,11 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command module's functions to `app`."""
-    from bench.commands import env, models
+    from bench.commands import compare, env, models
 
     app.command("models")(models.models)
     app.command("env")(env.env)
+    app.command("compare")(compare.compare)
 
 
 _register_commands()

@@ -57,3 +57,33 @@ def environment_rows(environment: dict) -> list[tuple[str, str]]:
         ("ONNX Runtime providers", ", ".join(environment.get("onnxruntime_providers_available", []))),
         ("git commit", str(environment.get("git_commit"))),
     ]
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def comparison_table(result) -> Table:
+    """`bench compare` table: row | before | after | delta | vs eager before/after | verdict."""
+    table = Table(title=f"{result.metric} latency (ms), regression above +{result.threshold_pct:g} %")
+    for col in ("model", "runtime", "device", "batch", "before", "after", "delta",
+                "÷ eager before", "÷ eager after", "verdict"):
+        table.add_column(col, justify="left" if col in ("model", "runtime", "device", "verdict")
+                         else "right")
+    for row in result.rows:
+        if row.before_ms is None and row.after_ms is not None:
+            verdict = "only in after"
+        elif row.after_ms is None and row.before_ms is not None:
+            verdict = "only in before"
+        elif row.delta_pct is None:
+            verdict = "no figure"
+        else:
+            verdict = "[red]REGRESSED[/red]" if row.regressed else "ok"
+        delta = "—" if row.delta_pct is None else f"{row.delta_pct:+.1f} %"
+        table.add_row(*row.key, _ms(row.before_ms), _ms(row.after_ms), delta,
+                      _ratio(row.before_vs_eager), _ratio(row.after_vs_eager), verdict)
+    return table

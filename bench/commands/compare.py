@@ -1,0 +1,30 @@
+"""`bench compare A.json B.json`: per-row deltas; exit 1 on a regression past the threshold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bench.compare import compare as compare_results
+from bench.compare import load_results, parse_percent
+from bench.console import err, out
+from bench.report import comparison_table
+
+
+def compare(
+    before: Path = typer.Argument(..., help="Baseline benchmark JSON (results/benchmarks/*.json)."),
+    after: Path = typer.Argument(..., help="Candidate benchmark JSON."),
+    fail_above: str = typer.Option("10%", "--fail-above", help="Regression threshold, e.g. 10%."),
+    metric: str = typer.Option("p50", "--metric", help="p50, p90, p99, mean or min."),
+) -> None:
+    """Compare two runs row by row; exit code 1 when a matched row is slower than --fail-above."""
+    result = compare_results(load_results(before), load_results(after), metric=metric,
+                             threshold_pct=parse_percent(fail_above))
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    out.print(comparison_table(result))
+    if result.regressions:
+        err.print(f"{len(result.regressions)} row(s) slower than {result.threshold_pct:g} % "
+                  f"on {result.metric}", markup=False)
+        raise typer.Exit(1)
