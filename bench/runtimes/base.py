@@ -1,0 +1,78 @@
+"""The runtime interface: load an exported artifact onto a device, bind inputs once, call it in a loop."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from bench.errors import BenchError
+from train.registry import ModelSpec
+
+
+class RuntimeUnavailable(BenchError):
+    """This runtime cannot run where asked (missing provider, missing artifact): skip it, never substitute."""
+
+
+@dataclass(frozen=True)
+class RuntimeDetails:
+    """What a loaded session really uses, recorded beside every number it produces."""
+
+    runtime: str
+    device: str  # e.g. "cpu", "cuda:0"
+    threads: int  # intra-op CPU threads in use
+    interop_threads: int  # inter-op CPU threads in use
+    providers: tuple[str, ...]  # execution providers / backends actually in use, in priority order
+    recipe: str  # how the artifact was loaded and called
+    artifact: str  # path of the file loaded
+    artifact_bytes: int  # its size on disk
+
+    def as_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return {**asdict(self), "providers": list(self.providers)}
+
+
+class Session(ABC):
+    """A model loaded by one runtime on one device."""
+
+    details: RuntimeDetails
+
+    @abstractmethod
+    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], None]:
+        """Move `inputs` to the device once; the callable runs one inference and returns when it is done."""
+
+    @abstractmethod
+    def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """One inference on `inputs`, output copied to CPU (for parity checks, not for timing)."""
+
+
+class Runtime(ABC):
+    """One way of executing a model: eager PyTorch, TorchScript, ONNX Runtime."""
+
+    name: ClassVar[str]
+    artifact: ClassVar[str]  # file name inside the model's export directory
+    export_format: ClassVar[str | None]  # export format that produces `artifact` (None: weights only)
+
+    @abstractmethod
+    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int) -> Session:
+        """Load `model_dir/artifact` onto `device` with `threads` CPU threads; RuntimeUnavailable if not."""
+
+    def artifact_path(self, model_dir: Path) -> Path:
+        """The artifact file, or RuntimeUnavailable naming what to run to produce it."""
+        path = Path(model_dir) / self.artifact
+        if not path.is_file():
+            raise RuntimeUnavailable(f"{self.name}: no {self.artifact} in {model_dir}; run `bench export`")
+        return path
+
+
+def set_torch_threads(threads: int) -> tuple[int, int]:
+    """Set torch's intra-op threads (process-wide) and return the (intra, inter) counts now in use."""
+    if threads < 1:
+        raise BenchError(f"--threads must be a positive integer, got {threads}")
+    torch.set_num_threads(threads)
+    # Inter-op threads can only be set before torch's first parallel work, so record rather than set them.
+    return torch.get_num_threads(), torch.get_num_interop_threads()

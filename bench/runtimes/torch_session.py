@@ -1,0 +1,53 @@
+"""A session over a PyTorch module (eager or TorchScript): tensors on the device, inference mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from bench.devices import synchronizer
+from bench.runtimes.base import RuntimeDetails, Session
+from bench.timing import Synchronizer, synchronized
+
+
+class TorchSession(Session):
+    """Calls `module(*inputs)` under torch.inference_mode on `device`."""
+
+    def __init__(self, module: Callable[..., torch.Tensor], device: torch.device, details: RuntimeDetails,
+                 synchronize: Synchronizer | None = None):
+        self._module = module
+        self._device = device
+        # A seam for tests: a fake synchroniser proves each bound call waits for the device.
+        self._sync = synchronize or synchronizer(device)
+        self.details = details
+
+    def _to_device(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Copy inputs to the device and wait, so no transfer leaks into a timed call."""
+        moved = tuple(t.to(self._device) for t in inputs)
+        self._sync()
+        return moved
+
+    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], None]:
+        """Inputs moved once; each call is one forward pass, synchronised on CUDA."""
+        bound = self._to_device(inputs)
+        module = self._module
+
+        @torch.inference_mode()
+        def forward() -> None:
+            module(*bound)
+
+        return synchronized(forward, self._sync)
+
+    def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """One forward pass; output on CPU."""
+        with torch.inference_mode():
+            output = self._module(*self._to_device(inputs))
+        return _first_tensor(output).detach().cpu()
+
+
+def _first_tensor(output: object) -> torch.Tensor:
+    """The logits: the output itself, or the first element of a tuple/list output."""
+    if isinstance(output, (tuple, list)):
+        return output[0]
+    return output

@@ -1,0 +1,44 @@
+"""Latency probes: raw per-call samples in seconds, synchronised before each clock read; they never print."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+Clock = Callable[[], float]  # seconds, monotonic
+Synchronizer = Callable[[], None]  # blocks until the device has finished all queued work
+
+
+def synchronized(fn: Callable[[], object], synchronize: Synchronizer) -> Callable[[], None]:
+    """Wrap `fn` so it returns only once the device is idle: a host clock around it then times real work."""
+
+    def call() -> None:
+        fn()
+        # GPU launches return before the kernels run; without this wait a clock sees only launch time.
+        synchronize()
+
+    return call
+
+
+def measure(
+    fn: Callable[[], object],
+    *,
+    repeats: int,
+    warmup: int = 10,
+    synchronize: Synchronizer,
+    clock: Clock = time.perf_counter,
+) -> list[float]:
+    """Seconds per call of `fn` for `repeats` calls, after `warmup` untimed calls (the reports use 10)."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    for _ in range(warmup):
+        # First calls pay for kernel selection, allocation and compilation: run them, time nothing.
+        fn()
+    synchronize()  # warm-up work still queued must not be billed to the first timed call
+    samples = []
+    for _ in range(repeats):
+        start = clock()
+        fn()
+        synchronize()
+        samples.append(clock() - start)
+    return samples
