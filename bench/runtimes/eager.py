@@ -1,0 +1,45 @@
+"""Eager PyTorch: the registry's module with the exported state_dict loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bench.errors import BenchError
+from bench.runtimes.base import Runtime, RuntimeDetails, Session, set_torch_threads
+from bench.runtimes.registry import register_runtime
+from bench.runtimes.torch_session import TorchSession
+from train.registry import ModelSpec
+
+
+@register_runtime
+class EagerRuntime(Runtime):
+    """`spec.build()` + `load_state_dict(weights.pt)`, run under torch.inference_mode."""
+
+    name = "eager"
+    artifact = "weights.pt"
+    export_format = None
+
+    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int) -> Session:
+        path = self.artifact_path(model_dir)
+        intra, inter = set_torch_threads(threads)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = spec.build(seed=0)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise BenchError(f"{path} does not fit {spec.name}: {first}; re-run `bench export`") from exc
+        model = model.to(device).eval()
+        details = RuntimeDetails(
+            runtime=self.name,
+            device=str(device),
+            threads=intra,
+            interop_threads=inter,
+            providers=(f"torch {torch.__version__} ({device.type})",),
+            recipe="spec.build() + load_state_dict(weights.pt); eval(); torch.inference_mode()",
+            artifact=str(path),
+            artifact_bytes=path.stat().st_size,
+        )
+        return TorchSession(model, device, details)

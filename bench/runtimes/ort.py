@@ -1,0 +1,144 @@
+"""ONNX Runtime: model.onnx with every graph optimisation, on the CPU or CUDA execution provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from bench.errors import BenchError
+from bench.runtimes.base import Runtime, RuntimeDetails, RuntimeUnavailable, Session
+from bench.runtimes.registry import register_runtime
+from bench.timing import synchronized
+from train.registry import ModelSpec
+
+_PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+@register_runtime
+class OnnxRuntime(Runtime):
+    """InferenceSession(model.onnx), ORT_ENABLE_ALL; CUDA through IO binding with device-resident values."""
+
+    name = "onnxruntime"
+    artifact = "model.onnx"
+    export_format = "onnx"
+
+    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int) -> Session:
+        path = self.artifact_path(model_dir)
+        if threads < 1:
+            raise BenchError(f"--threads must be a positive integer, got {threads}")
+        wanted = _PROVIDER.get(device.type)
+        if wanted is None:
+            raise RuntimeUnavailable(f"onnxruntime: no execution provider for device {device}")
+        if wanted not in ort.get_available_providers():
+            raise RuntimeUnavailable(
+                f"onnxruntime {ort.__version__}: {wanted} is not in this build "
+                f"(available: {', '.join(ort.get_available_providers())})"
+            )
+        device_id = device.index or 0
+        options = session_options(threads)
+        providers: list = [(wanted, {"device_id": device_id})] if device.type == "cuda" else [wanted]
+        session = ort.InferenceSession(str(path), options, providers=providers)
+        in_use = tuple(session.get_providers())
+        # onnxruntime-gpu quietly drops a provider it cannot load and runs on CPU: refuse that number.
+        if wanted not in in_use:
+            raise RuntimeUnavailable(
+                f"onnxruntime {ort.__version__}: {wanted} requested but the session runs on "
+                f"{', '.join(in_use)} "
+                "(the provider failed to load: missing driver or CUDA/cuDNN libraries, see ORT's log)"
+            )
+        details = RuntimeDetails(
+            runtime=self.name,
+            device=str(device) if device.type == "cpu" else f"cuda:{device_id}",
+            threads=threads,
+            interop_threads=1,
+            providers=in_use,
+            recipe=(
+                "InferenceSession(model.onnx, ORT_ENABLE_ALL, sequential, inter_op 1); "
+                + ("IO binding, inputs and outputs on cuda, synchronize_outputs()" if device.type == "cuda"
+                   else "session.run(numpy feeds)")
+            ),
+            artifact=str(path),
+            artifact_bytes=path.stat().st_size,
+        )
+        if device.type == "cuda":
+            return OrtCudaSession(session, device_id, details)
+        return OrtCpuSession(session, details)
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """All graph optimisations, `threads` intra-op threads, one inter-op thread (same budget as torch)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: a provider fallback is reported by our own check
+    return options
+
+
+def _feeds(session: ort.InferenceSession, inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
+    """Graph input name -> contiguous numpy array, in the model's call order."""
+    names = [i.name for i in session.get_inputs()]
+    if len(names) != len(inputs):
+        raise BenchError(f"model.onnx takes {len(names)} inputs ({', '.join(names)}), got {len(inputs)}")
+    pairs = zip(names, inputs, strict=True)
+    return {name: np.ascontiguousarray(t.detach().cpu().numpy()) for name, t in pairs}
+
+
+class OrtCpuSession(Session):
+    """CPU: numpy feeds built once; each call is one `session.run` of the first output."""
+
+    def __init__(self, session: ort.InferenceSession, details: RuntimeDetails):
+        self._session = session
+        self._output = [session.get_outputs()[0].name]
+        self.details = details
+
+    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], None]:
+        feeds = _feeds(self._session, inputs)
+        session, output = self._session, self._output
+
+        def infer() -> None:
+            session.run(output, feeds)
+
+        return infer
+
+    def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.from_numpy(self._session.run(self._output, _feeds(self._session, inputs))[0])
+
+
+class OrtCudaSession(Session):
+    """CUDA: inputs copied to the GPU once as OrtValues, output bound on the GPU, outputs synchronised."""
+
+    def __init__(self, session: ort.InferenceSession, device_id: int, details: RuntimeDetails):
+        self._session = session
+        self._device_id = device_id
+        self.details = details
+
+    def _binding(self, inputs: Sequence[torch.Tensor]) -> ort.IOBinding:
+        """An IO binding with every input resident on the GPU and the first output allocated there."""
+        binding = self._session.io_binding()
+        for name, array in _feeds(self._session, inputs).items():
+            value = ort.OrtValue.ortvalue_from_numpy(array, "cuda", self._device_id)
+            binding.bind_ortvalue_input(name, value)
+        binding.bind_output(self._session.get_outputs()[0].name, "cuda", self._device_id)
+        binding.synchronize_inputs()
+        return binding
+
+    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], None]:
+        binding = self._binding(inputs)
+        session = self._session
+
+        def infer() -> None:
+            session.run_with_iobinding(binding)
+
+        return synchronized(infer, binding.synchronize_outputs)
+
+    def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        binding = self._binding(inputs)
+        self._session.run_with_iobinding(binding)
+        binding.synchronize_outputs()
+        return torch.from_numpy(binding.copy_outputs_to_cpu()[0])

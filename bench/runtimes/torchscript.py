@@ -1,0 +1,39 @@
+"""TorchScript: the exported, frozen ScriptModule loaded by export.torchscript."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bench.runtimes.base import Runtime, RuntimeDetails, Session, set_torch_threads
+from bench.runtimes.registry import register_runtime
+from bench.runtimes.torch_session import TorchSession
+from train.registry import ModelSpec
+
+
+@register_runtime
+class TorchScriptRuntime(Runtime):
+    """`export.torchscript.load_torchscript(model.ts, device)`, run under torch.inference_mode."""
+
+    name = "torchscript"
+    artifact = "model.ts"
+    export_format = "torchscript"
+
+    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int) -> Session:
+        from export.torchscript import LOAD_RECIPE, load_torchscript  # import on use: jit is slow to load
+
+        path = self.artifact_path(model_dir)
+        intra, inter = set_torch_threads(threads)
+        module = load_torchscript(path, device)
+        details = RuntimeDetails(
+            runtime=self.name,
+            device=str(device),
+            threads=intra,
+            interop_threads=inter,
+            providers=(f"torch.jit {torch.__version__} ({device.type})",),
+            recipe=f"{LOAD_RECIPE}; torch.inference_mode()",
+            artifact=str(path),
+            artifact_bytes=path.stat().st_size,
+        )
+        return TorchSession(module, device, details)

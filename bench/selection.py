@@ -1,0 +1,92 @@
+"""What a run covers: parse and validate the model, runtime and batch axes, and expand them into cases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bench.errors import BenchError
+from bench.runtimes import get_runtime, runtime_names
+from train.registry import CORA_NUM_NODES, get_model, model_names
+
+DEFAULT_BATCH_SIZES = (1, 64)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark row: a model on a runtime and device at one input size."""
+
+    model: str
+    runtime: str
+    device: str  # "cpu" | "cuda" (as asked; the session records the exact device)
+    size: int  # batch size, or node count for a graph model
+    is_graph: bool
+
+    @property
+    def unit(self) -> str:
+        """What `size` counts: samples per batch, or graph nodes."""
+        return "nodes" if self.is_graph else "samples"
+
+    @property
+    def id(self) -> str:
+        """pytest id, e.g. `mnist-mlp-onnxruntime-cpu-b64` or `cora-gcn-eager-cpu-n2708`."""
+        return f"{self.model}-{self.runtime}-{self.device}-{'n' if self.is_graph else 'b'}{self.size}"
+
+    @property
+    def group(self) -> str:
+        """pytest-benchmark group: every runtime of one model/device/size side by side."""
+        return f"{self.model}|{self.device}|{self.size}"
+
+
+def split_list(text: str | None) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']; None or '' -> []."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def parse_models(text: str | None) -> tuple[str, ...]:
+    """Comma-separated model names (all when empty); an unknown one is a BenchError naming the valid ones."""
+    names = split_list(text) or model_names()
+    return tuple(get_model(name).name for name in _unique(names))
+
+
+def parse_runtimes(text: str | None) -> tuple[str, ...]:
+    """Comma-separated runtime names (all when empty); an unknown one is a BenchError naming valid ones."""
+    names = split_list(text) or runtime_names()
+    return tuple(get_runtime(name).name for name in _unique(names))
+
+
+def parse_batch_sizes(text: str | None) -> tuple[int, ...]:
+    """Comma-separated positive integers (default 1,64)."""
+    parts = split_list(text)
+    if not parts:
+        return DEFAULT_BATCH_SIZES
+    sizes = []
+    for part in parts:
+        try:
+            size = int(part)
+        except ValueError:
+            raise BenchError(f"--batch-sizes takes positive integers like 1,64; got {part!r}") from None
+        if size < 1:
+            raise BenchError(f"--batch-sizes takes positive integers like 1,64; got {size}")
+        sizes.append(size)
+    return tuple(_unique(sizes))
+
+
+def build_cases(
+    models: Iterable[str], runtimes: Iterable[str], device: str, batch_sizes: Iterable[int]
+) -> list[Case]:
+    """Model × runtime × size; a graph model gets one size, Cora's full graph, whatever the batch sizes."""
+    runtimes, batch_sizes = list(runtimes), list(batch_sizes)
+    cases = []
+    for model in models:
+        spec = get_model(model)
+        sizes = [CORA_NUM_NODES] if spec.is_graph else batch_sizes
+        for size in sizes:
+            for runtime in runtimes:
+                cases.append(Case(model, runtime, device, size, spec.is_graph))
+    return cases
+
+
+def _unique(items: Iterable) -> list:
+    """Items in first-seen order without repeats."""
+    return list(dict.fromkeys(items))
