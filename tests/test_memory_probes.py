@@ -49,3 +49,18 @@ def test_matmul_peak_and_percent_of_peak():
     achieved, pct = percent_of_peak(flops=2e9, seconds=0.04, peak=fake)
     assert achieved == pytest.approx(50.0)
     assert pct == pytest.approx(50.0)
+
+
+def test_worker_process_sees_activation_memory_grow_with_batch(tmp_path):
+    from bench.memory_worker import measure_in_subprocess
+    from train.registry import get_model
+
+    model_dir = tmp_path / "mnist-cnn"
+    model_dir.mkdir()
+    torch.save(get_model("mnist-cnn").build(seed=0).state_dict(), model_dir / "weights.pt")
+    small = measure_in_subprocess("mnist-cnn", "eager", "cpu", 1, model_dir, threads=1, calls=2)
+    large = measure_in_subprocess("mnist-cnn", "eager", "cpu", 256, model_dir, threads=1, calls=2)
+    # The first conv's output alone at batch 256: 256 × 32 × 26 × 26 float32.
+    first_activation = 256 * 32 * 26 * 26 * 4
+    assert large["peak_bytes"] - small["peak_bytes"] >= first_activation
+    assert large["method"] == small["method"] and "VmHWM" in large["method"]

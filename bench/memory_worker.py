@@ -1,0 +1,80 @@
+"""Peak memory of one row (model × runtime × device × batch), measured in a process of its own.
+
+Run as `python -m bench.memory_worker ...`; prints one JSON object. A fresh process per row keeps
+one runtime's arenas and caches from inflating the next runtime's figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from train.errors import BenchError
+
+
+def measure_row_memory(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
+                       threads: int, calls: int = 5) -> dict:
+    """Load, bind and call the row `calls` times inside the matching probe; the figure as a dict."""
+    import torch
+
+    from bench.memory import CpuPeakProbe, CudaAllocatorProbe, NvmlPeakProbe, rss_bytes
+    from bench.runtimes import get_runtime
+    from train.registry import get_model
+
+    spec = get_model(model)
+    inputs = spec.example_inputs(size)
+    torch_device = torch.device(device)
+    if torch_device.type == "cuda":
+        probe = NvmlPeakProbe(torch_device.index or 0) if runtime == "onnxruntime" \
+            else CudaAllocatorProbe(str(torch_device))
+    else:
+        # Baseline: the interpreter with torch and the runtimes imported, before the model exists.
+        probe = CpuPeakProbe(baseline_bytes=rss_bytes())
+    with probe:
+        session = get_runtime(runtime).load(spec, model_dir, torch_device, threads)
+        call = session.bind(inputs)
+        for _ in range(calls):
+            call()
+    figure = asdict(probe.figure)
+    figure["scope"] = "model load + input binding + inference"
+    return figure
+
+
+def measure_in_subprocess(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
+                          threads: int, calls: int = 5, timeout_s: float = 300) -> dict:
+    """Run `measure_row_memory` in a fresh interpreter; BenchError with its stderr if it fails."""
+    cmd = [sys.executable, "-m", "bench.memory_worker", "--model", model, "--runtime", runtime,
+           "--device", device, "--model-dir", str(model_dir), "--threads", str(threads),
+           "--calls", str(calls)]
+    if size is not None:
+        cmd += ["--size", str(size)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchError(f"memory probe for {model}/{runtime} failed: {last}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the worker process: one JSON line on stdout."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--runtime", required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--calls", type=int, default=5)
+    args = parser.parse_args(argv)
+    figure = measure_row_memory(args.model, args.runtime, args.device, args.size, args.model_dir,
+                                args.threads, args.calls)
+    print(json.dumps(figure))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
