@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -87,3 +88,104 @@ def comparison_table(result) -> Table:
         table.add_row(*row.key, _ms(row.before_ms), _ms(row.after_ms), delta,
                       _ratio(row.before_vs_eager), _ratio(row.after_vs_eager), verdict)
     return table
+
+
+def format_bytes(n: int | None) -> str:
+    """412345 -> '402.7 KiB' (binary units); None -> '—'."""
+    if n is None:
+        return "—"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _parity_cell(row) -> str:
+    """'✓ 2.4e-07' / '✗ 3.1e-02' (max |diff| vs eager); eager is the reference itself."""
+    if row.runtime == "eager":
+        return "reference"
+    if row.parity_passed is None:
+        return "—"
+    mark = "[green]✓[/green]" if row.parity_passed else "[red]✗ FAIL[/red]"
+    return f"{mark} {row.parity_max_abs:.1e}" if isinstance(row.parity_max_abs, float) else mark
+
+
+def _throughput_cell(row) -> str:
+    per_s = row.throughput_per_s
+    if per_s is None:
+        return "—"
+    return format_count(per_s) + (" nodes" if row.unit == "nodes" else "")
+
+
+def latency_table(rows: list, device: str, caption: str = "") -> Table:
+    """`bench run` table for one device: model | runtime | batch | p50 | p99 | throughput | speedup | parity
+    | size, with skipped and failed rows and their reasons in the last column."""
+    table = Table(title=f"Inference latency on {device}", caption=caption or None)
+    for col in ("model", "runtime", "batch"):
+        table.add_column(col, justify="right" if col == "batch" else "left")
+    for col in ("p50 ms", "p99 ms", "throughput/s", "speedup vs eager", "parity", "size"):
+        table.add_column(col, justify="left" if col == "parity" else "right")
+    rows = [r for r in rows if r.device == device]
+    notes = any(r.status != "ok" for r in rows)
+    if notes:
+        table.add_column("note", overflow="fold", max_width=48)
+    previous_model = None
+    for row in rows:
+        if previous_model is not None and row.model != previous_model:
+            table.add_section()
+        previous_model = row.model
+        batch = f"{row.batch} nodes" if row.unit == "nodes" else str(row.batch)
+        if row.status != "ok":
+            style = "yellow" if row.status == "skipped" else "red"
+            table.add_row(row.model, row.runtime, batch, *["—"] * 6,
+                          f"[{style}]{row.status}[/{style}]: {escape(row.reason)}")
+            continue
+        speedup = "1.00×" if row.runtime == "eager" else (
+            "—" if row.speedup_vs_eager is None else f"{row.speedup_vs_eager:.2f}×")
+        cells = [row.model, row.runtime, batch, f"{row.p50_ms:.3f}", f"{row.p99_ms:.3f}",
+                 _throughput_cell(row), speedup, _parity_cell(row), format_bytes(row.artifact_bytes)]
+        table.add_row(*cells, *([""] if notes else []))
+    return table
+
+
+def run_caption(rows: list, json_path, threads: int) -> str:
+    """Below the table: threads, weight sources, where the JSON went."""
+    weights = sorted({r.weights for r in rows if r.weights})
+    return (f"{threads} CPU thread(s) for every runtime · weights: {'; '.join(weights) or '—'} · "
+            f"p50/p99 over pytest-benchmark rounds · JSON: {json_path or 'none (nothing timed)'}")
+
+
+class RunProgress:
+    """Rich progress for `bench run`, fed with bench.runner.RunEvent objects (exports, then cases)."""
+
+    def __init__(self, console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=console, transient=False)
+        self._exports = None
+        self._cases = None
+
+    def __enter__(self) -> RunProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def update(self, event) -> None:
+        """Advance the bar that `event` belongs to."""
+        progress = self._progress
+        if event.kind == "export":
+            if self._exports is None:
+                self._exports = progress.add_task("exporting", total=event.total)
+            progress.update(self._exports, description=f"export {event.subject}")
+        elif event.kind == "exported":
+            note = f" ([yellow]failed: {event.status}[/yellow])" if event.status else ""
+            progress.update(self._exports, advance=1, description=f"exported {event.subject}{note}")
+        elif event.kind == "collected":
+            self._cases = progress.add_task("benchmarking", total=event.total)
+        elif event.kind == "finished" and self._cases is not None:
+            colour = {"passed": "green", "skipped": "yellow"}.get(event.status, "red")
+            progress.update(self._cases, advance=1,
+                            description=f"[{colour}]{event.status}[/{colour}] {event.subject}")

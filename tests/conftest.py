@@ -27,3 +27,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA} (only CI and dev machines have ../shared)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def mnist_mlp_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results folder holding a current export of mnist-mlp (untrained, seed 0), made once per session."""
+    from export.pipeline import export_model
+    from train.registry import get_model
+
+    results = tmp_path_factory.mktemp("results")
+    # fresh_process=False: the export tests cover the clean-interpreter reload; here it would only cost time.
+    export_model(get_model("mnist-mlp"), results / "exports", seed=0, fresh_process=False)
+    return results

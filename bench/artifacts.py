@@ -1,0 +1,59 @@
+"""Exported artifacts a benchmark needs: export what is missing or stale, and say where weights came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from train.registry import ModelSpec
+
+
+@dataclass(frozen=True)
+class ModelArtifacts:
+    """One model's export directory and, per export format, why it is unusable (absent when usable)."""
+
+    model: str
+    model_dir: Path
+    weights: str  # the manifest's source: "checkpoint <path>" or "untrained, seed <n>"
+    failed: dict[str, str] = field(default_factory=dict)  # export format -> reason
+
+    def unavailable_reason(self, export_format: str | None) -> str | None:
+        """Why the artifact of `export_format` cannot be benchmarked; None when it can (None: weights)."""
+        if export_format is None:
+            return None
+        return self.failed.get(export_format)
+
+
+def checkpoint_for(spec: ModelSpec, checkpoints_dir: Path) -> Path | None:
+    """`<checkpoints_dir>/<model>.pt` when training left one, else None (seeded untrained weights)."""
+    path = Path(checkpoints_dir) / f"{spec.name}.pt"
+    return path if path.is_file() else None
+
+
+def ensure_exported(
+    spec: ModelSpec, exports_dir: Path, checkpoints_dir: Path, seed: int = 0, *, reuse: bool = False
+) -> ModelArtifacts:
+    """Export `spec` unless a current export exists (`reuse`: take what is there as it is)."""
+    from export.pipeline import artifact_dir, export_model, is_export_current
+
+    checkpoint = checkpoint_for(spec, checkpoints_dir)
+    model_dir = artifact_dir(exports_dir, spec.name)
+    if not reuse and not is_export_current(spec, exports_dir, checkpoint, seed):
+        export_model(spec, exports_dir, checkpoint=checkpoint, seed=seed)
+    return read_artifacts(spec, model_dir)
+
+
+def read_artifacts(spec: ModelSpec, model_dir: Path) -> ModelArtifacts:
+    """What the manifest in `model_dir` says: weight source and each format's failure reason."""
+    from export.pipeline import FORMATS, load_manifest
+
+    manifest = load_manifest(model_dir)
+    entries = manifest.get("formats") or {}
+    failed = {}
+    for fmt in FORMATS:
+        entry = entries.get(fmt)
+        if entry is None:
+            failed[fmt] = f"{fmt} not exported (absent from {model_dir}/manifest.json)"
+        elif not entry.get("ok", False):
+            failed[fmt] = entry.get("reason") or f"{fmt} export failed"
+    return ModelArtifacts(spec.name, Path(model_dir), str(manifest.get("source", "unknown")), failed)

@@ -1,0 +1,46 @@
+"""`bench run`: benchmark models × runtimes on one device; one table, one pytest-benchmark JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bench.console import err, out
+from bench.devices import default_threads
+from bench.report import RunProgress, latency_table, run_caption
+from bench.runner import RunConfig, run_benchmarks
+
+
+def run(
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda; cuda without a GPU is an error."),
+    models: str = typer.Option("", "--models", help="Comma-separated models (default: all)."),
+    runtimes: str = typer.Option("", "--runtimes", help="Comma-separated runtimes (default: all)."),
+    batch_sizes: str = typer.Option("1,64", "--batch-sizes",
+                                    help="Comma-separated batch sizes; graph models run once on full Cora."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir",
+                                     help="Exports, checkpoints and benchmarks/ live here."),
+    threads: int | None = typer.Option(None, "--threads",
+                                       help="CPU threads for every runtime (default: usable cores)."),
+    warmup: int = typer.Option(10, "--warmup", help="Untimed calls before timing each case."),
+    max_time: float = typer.Option(1.0, "--max-time", help="Seconds of timed rounds per case."),
+    min_rounds: int = typer.Option(5, "--min-rounds", help="Timed rounds per case at least."),
+) -> None:
+    """Time every model × runtime × batch size; save results/benchmarks/<UTC time>_<device>.json."""
+    config = RunConfig.from_text(
+        device=device, models=models, runtimes=runtimes, batch_sizes=batch_sizes, results_dir=results_dir,
+        threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
+        min_rounds=min_rounds,
+    )
+    with RunProgress(err) as progress:
+        outcome = run_benchmarks(config, on_event=progress.update)
+    caption = run_caption(outcome.rows, outcome.json_path, config.threads)
+    out.print(latency_table(outcome.rows, config.device, caption=caption))
+    if outcome.json_path is None:
+        err.print(f"nothing was timed, so no JSON was written ({outcome.wall_s:.1f} s)", markup=False)
+    else:
+        err.print(f"wrote {outcome.json_path} in {outcome.wall_s:.1f} s", markup=False, highlight=False)
+    if outcome.failed:
+        err.print(f"{len(outcome.failed)} case(s) failed; see {outcome.log_path}",
+                  markup=False, highlight=False)
+        raise typer.Exit(1)

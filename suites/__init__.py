@@ -1,0 +1,1 @@
+"""pytest-benchmark suites, parametrised from the model and runtime registries (run by `bench run`)."""

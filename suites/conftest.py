@@ -1,0 +1,230 @@
+"""Suite options, cases from the registries, and the side channel `bench run` reads (progress, skips)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.artifacts import ModelArtifacts, ensure_exported
+from bench.devices import default_threads, resolve_device
+from bench.envinfo import collect_environment
+from bench.errors import BenchError
+from bench.runtimes import get_runtime
+from bench.selection import Case, build_cases, parse_batch_sizes, parse_models, parse_runtimes
+from train.fileio import write_text
+from train.registry import ModelSpec
+
+PROGRESS_ENV = "BENCH_PROGRESS_FILE"  # `bench run` sets it: one JSON line per collected/finished test
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """The suite's validated options."""
+
+    models: tuple[str, ...]
+    runtimes: tuple[str, ...]
+    device_name: str  # as asked: "cpu" | "cuda"
+    device: torch.device
+    batch_sizes: tuple[int, ...]
+    exports: Path
+    checkpoints: Path
+    threads: int
+    seed: int
+    warmup: int
+    reuse_exports: bool  # `bench run` has just exported: take the exports as they are
+
+    @classmethod
+    def from_options(cls, config: pytest.Config) -> SuiteConfig:
+        """Parse `--bench-*` options; BenchError on anything invalid (CUDA missing included)."""
+        device_name = config.getoption("bench_device")
+        threads = config.getoption("bench_threads") or default_threads()
+        warmup = config.getoption("bench_warmup")
+        if threads < 1 or warmup < 0:
+            raise BenchError(f"--bench-threads must be >= 1 and --bench-warmup >= 0, got {threads}, {warmup}")
+        return cls(
+            models=parse_models(config.getoption("bench_models")),
+            runtimes=parse_runtimes(config.getoption("bench_runtimes")),
+            device_name=device_name,
+            device=resolve_device(device_name),
+            batch_sizes=parse_batch_sizes(config.getoption("bench_batch_sizes")),
+            exports=Path(config.getoption("bench_exports")).resolve(),
+            checkpoints=Path(config.getoption("bench_checkpoints")).resolve(),
+            threads=threads,
+            seed=config.getoption("bench_seed"),
+            warmup=warmup,
+            reuse_exports=config.getoption("bench_reuse_exports"),
+        )
+
+    def cases(self) -> list[Case]:
+        """Every case this run covers."""
+        return build_cases(self.models, self.runtimes, self.device_name, self.batch_sizes)
+
+
+@dataclass
+class SuiteState:
+    """Per-session caches: exports, inputs and eager reference outputs, each made once."""
+
+    config: SuiteConfig
+    _artifacts: dict[str, ModelArtifacts] = field(default_factory=dict)
+    _inputs: dict[tuple[str, int], tuple[torch.Tensor, ...]] = field(default_factory=dict)
+    _references: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)
+
+    def artifacts(self, spec: ModelSpec) -> ModelArtifacts:
+        """The model's exports, exported now if missing or stale."""
+        if spec.name not in self._artifacts:
+            self._artifacts[spec.name] = ensure_exported(
+                spec, self.config.exports, self.config.checkpoints, self.config.seed,
+                reuse=self.config.reuse_exports,
+            )
+        return self._artifacts[spec.name]
+
+    def inputs(self, spec: ModelSpec, size: int) -> tuple[torch.Tensor, ...]:
+        """Seeded CPU inputs of `size` (batch, or nodes), the same for every runtime."""
+        key = (spec.name, size)
+        if key not in self._inputs:
+            self._inputs[key] = spec.example_inputs(size, seed=self.config.seed)
+        return self._inputs[key]
+
+    def reference(self, spec: ModelSpec, size: int) -> torch.Tensor:
+        """Eager output on the run's device for those inputs: what every runtime's parity is against."""
+        key = (spec.name, size)
+        if key not in self._references:
+            session = get_runtime("eager").load(
+                spec, self.artifacts(spec).model_dir, self.config.device, self.config.threads
+            )
+            self._references[key] = session.run(self.inputs(spec, size))
+        return self._references[key]
+
+
+_CONFIG = pytest.StashKey[SuiteConfig]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bench", "bench latency suites")
+    group.addoption("--bench-models", default="", help="comma-separated models (default: all registered)")
+    group.addoption("--bench-runtimes", default="", help="comma-separated runtimes (default: all registered)")
+    group.addoption("--bench-device", default="cpu", help="cpu or cuda (no fallback: cuda must be there)")
+    group.addoption("--bench-batch-sizes", default="1,64",
+                    help="comma-separated batch sizes; graph models always run once at full Cora size")
+    group.addoption("--bench-exports", default="results/exports", help="export directory (missing ones made)")
+    group.addoption("--bench-checkpoints", default="results/checkpoints",
+                    help="trained <model>.pt checkpoints; without one, seeded untrained weights are used")
+    group.addoption("--bench-reuse-exports", action="store_true",
+                    help="use the exports as they are (bench run exports first), never re-export")
+    group.addoption("--bench-threads", type=int, default=None, help="CPU threads for every runtime")
+    group.addoption("--bench-seed", type=int, default=0, help="seed for untrained weights and inputs")
+    group.addoption("--bench-warmup", type=int, default=10, help="untimed calls before timing starts")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        config.stash[_CONFIG] = SuiteConfig.from_options(config)
+    except BenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    progress = os.environ.get(PROGRESS_ENV)
+    recorder = OutcomeRecorder(config.stash[_CONFIG], Path(progress) if progress else None)
+    config.pluginmanager.register(recorder, "bench-outcome-recorder")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" in metafunc.fixturenames:
+        cases = metafunc.config.stash[_CONFIG].cases()
+        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+
+
+@pytest.fixture(scope="session")
+def suite(request: pytest.FixtureRequest) -> SuiteState:
+    """The session's caches and validated options."""
+    return SuiteState(request.config.stash[_CONFIG])
+
+
+# --- side channel for `bench run`: progress lines and the outcome of every case ---------------------------
+
+
+class OutcomeRecorder:
+    """Tracks every case's outcome, streams progress lines for `bench run`, and adds outcomes to the JSON."""
+
+    def __init__(self, suite: SuiteConfig, progress_file: Path | None) -> None:
+        self.suite = suite
+        self.progress_file = progress_file
+        self.cases: dict[str, Case] = {}  # nodeid -> case, in collection order
+        self.outcomes: dict[str, tuple[str, str]] = {}  # nodeid -> (status, reason)
+        self.lines: list[str] = []
+
+    def emit(self, event: dict) -> None:
+        """Add a JSON line to the progress file (rewritten atomically: a reader never sees half a line)."""
+        if self.progress_file is None:
+            return
+        self.lines.append(json.dumps(event))
+        write_text(self.progress_file, "\n".join(self.lines) + "\n")
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            case = callspec.params.get("case") if callspec else None
+            if isinstance(case, Case):
+                self.cases[item.nodeid] = case
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.emit({"event": "collected", "total": len(session.items)})
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep the first non-passing phase of each test (a skip in setup or call, a failure anywhere)."""
+        previous = self.outcomes.get(report.nodeid)
+        if previous is not None and previous[0] != "passed":
+            return
+        if report.skipped:
+            self.outcomes[report.nodeid] = ("skipped", _skip_reason(report))
+        elif report.failed:
+            self.outcomes[report.nodeid] = ("failed", _failure_line(report))
+        elif report.when == "call":
+            self.outcomes[report.nodeid] = ("passed", "")
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        status, reason = self.outcomes.get(nodeid, ("failed", "no outcome recorded"))
+        event = {"event": "finished", "nodeid": nodeid, "status": status, "reason": reason}
+        if nodeid in self.cases:
+            event |= _case_fields(self.cases[nodeid])
+        self.emit(event)
+
+    def pytest_benchmark_update_json(self, output_json: dict) -> None:
+        """Every case's outcome (skips with their reasons) and the suite's options, beside the benchmarks."""
+        outcomes = [
+            _case_fields(case) | dict(zip(("status", "reason"), self.outcomes.get(nodeid, ("not run", "")),
+                                          strict=True))
+            for nodeid, case in self.cases.items()
+        ]
+        suite = self.suite
+        output_json["bench"] = {
+            "outcomes": outcomes,
+            "suite": {"device": suite.device_name, "threads": suite.threads, "seed": suite.seed,
+                      "warmup_calls": suite.warmup, "batch_sizes": list(suite.batch_sizes),
+                      "exports": str(suite.exports)},
+        }
+
+    def pytest_benchmark_update_machine_info(self, machine_info: dict) -> None:
+        """The hardware/software block `bench compare` checks before trusting deltas."""
+        machine_info["bench"] = collect_environment(threads=self.suite.threads)
+
+
+def _case_fields(case: Case) -> dict:
+    return {"model": case.model, "runtime": case.runtime, "device": case.device, "batch": case.size,
+            "unit": case.unit}
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    """The text of pytest.skip(reason), without pytest's 'Skipped: ' prefix."""
+    longrepr = report.longrepr
+    message = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return message.removeprefix("Skipped: ")
+
+
+def _failure_line(report: pytest.TestReport) -> str:
+    """The first line of the exception message, enough for a table cell."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return crash.message.splitlines()[0] if crash is not None else str(report.longrepr).splitlines()[-1]

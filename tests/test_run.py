@@ -1,0 +1,135 @@
+"""`bench run` end to end on one small model: runner, suites subprocess, JSON, table, CLI errors."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.report import latency_table
+from bench.results import rows_from_json
+from bench.runner import PROGRESS_ENV, RunConfig, pytest_command, run_benchmarks
+
+# Tiny timing budget: these tests check plumbing, not speed.
+FAST = {"threads": 1, "warmup": 1, "max_time_s": 0.01, "min_rounds": 2}
+FAST_CLI = ["--threads", "1", "--warmup", "1", "--max-time", "0.01", "--min-rounds", "2"]
+
+
+def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results):
+    config = RunConfig(models=("mnist-mlp",), batch_sizes=(1,), results_dir=mnist_mlp_results, **FAST)
+    events = []
+    outcome = run_benchmarks(config, on_event=events.append)
+
+    assert re.fullmatch(r"\d{8}T\d{6}Z_cpu\.json", outcome.json_path.name)
+    assert outcome.json_path.parent == mnist_mlp_results / "benchmarks"
+    assert [(e.kind, e.total) for e in events if e.kind == "collected"] == [("collected", 3)]
+    assert sorted(e.status for e in events if e.kind == "finished") == ["passed"] * 3
+    rows = {r.runtime: r for r in outcome.rows}
+    assert sorted(rows) == ["eager", "onnxruntime", "torchscript"]
+    for row in rows.values():
+        assert row.status == "ok" and row.p50_ms > 0 and row.p99_ms >= row.p50_ms
+        assert row.threads == 1 and row.weights == "untrained, seed 0"
+    assert rows["onnxruntime"].parity_passed and rows["torchscript"].parity_passed
+    expected_speedup = rows["eager"].p50_ms / rows["onnxruntime"].p50_ms
+    assert rows["onnxruntime"].speedup_vs_eager == pytest.approx(expected_speedup)
+
+    data = json.loads(outcome.json_path.read_text())
+    info = next(b for b in data["benchmarks"] if b["extra_info"]["runtime"] == "onnxruntime")
+    assert info["group"] == "mnist-mlp|cpu|1"
+    assert info["extra_info"]["providers"] == ["CPUExecutionProvider"]
+    assert info["extra_info"]["p50_ms"] == pytest.approx(_median(info["stats"]["data"]) * 1e3)
+    assert data["machine_info"]["bench"]["threads_used"] == 1
+
+    compare = shutil.which("pytest-benchmark", path=str(Path(sys.executable).parent))
+    shown = subprocess.run([compare, "compare", str(outcome.json_path)], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "test_latency[mnist-mlp-onnxruntime-cpu-b1]" in shown.stdout
+
+
+def _median(values):
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def test_suite_skips_a_runtime_whose_export_failed_and_says_why(mnist_mlp_results, tmp_path, monkeypatch):
+    exports = tmp_path / "exports"
+    shutil.copytree(mnist_mlp_results / "exports", exports)
+    manifest_path = exports / "mnist-mlp" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["formats"]["onnx"].update(ok=False, reason="export failed: made up for this test")
+    manifest_path.write_text(json.dumps(manifest))
+    config = RunConfig(models=("mnist-mlp",), runtimes=("eager", "onnxruntime"), batch_sizes=(1,),
+                       results_dir=tmp_path, **FAST)
+    out_json, progress = tmp_path / "out.json", tmp_path / "progress"
+    monkeypatch.setenv(PROGRESS_ENV, str(progress))
+    proc = subprocess.run(pytest_command(config, out_json), capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+
+    rows = rows_from_json(json.loads(out_json.read_text()))
+    assert [(r.runtime, r.status) for r in rows] == [("eager", "ok"), ("onnxruntime", "skipped")]
+    assert rows[1].reason == "onnxruntime: export failed: made up for this test"
+    assert "skipped: onnxruntime: export failed" in _render(latency_table(rows, "cpu"))
+    events = [json.loads(line) for line in progress.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["collected", "finished", "finished"]
+    assert events[2]["status"] == "skipped" and events[2]["runtime"] == "onnxruntime"
+
+
+def _render(table) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(table)
+    return console.export_text()
+
+
+def test_cli_run_prints_one_table_and_saves_json(mnist_mlp_results):
+    args = ["run", "--models", "mnist-mlp", "--batch-sizes", "1", "--runtimes", "eager,onnxruntime",
+            "--results-dir", str(mnist_mlp_results), *FAST_CLI]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Inference latency on cpu" in result.output
+    assert re.search(r"mnist-mlp\s+│\s+onnxruntime\s+│\s+1\s+│", result.output)
+    assert "_cpu.json" in result.output
+
+
+def test_cli_cuda_without_cuda_exits_2_before_doing_anything(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = CliRunner().invoke(app, ["run", "--device", "cuda", "--models", "mnist-mlp",
+                                      "--results-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --device cuda requested but CUDA is not available")
+    assert lines[0].endswith("use --device cpu")
+    assert list(tmp_path.iterdir()) == []  # nothing exported, nothing written
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--models", "mnist-mlp,nope"], "error: unknown model 'nope'; choose one of: "),
+    (["--runtimes", "tvm"], "error: unknown runtime 'tvm'; choose one of: eager, onnxruntime, torchscript"),
+    (["--batch-sizes", "1,0"], "error: --batch-sizes takes positive integers"),
+    (["--device", "tpu"], "error: unknown device 'tpu'; choose one of: cpu, cuda"),
+])
+def test_cli_rejects_bad_input_with_exit_2(tmp_path, args, message):
+    result = CliRunner().invoke(app, ["run", "--results-dir", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert result.output.startswith(message)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.cuda
+def test_runner_on_cuda_records_cuda_providers(mnist_mlp_results):
+    config = RunConfig(device="cuda", models=("mnist-mlp",), batch_sizes=(1,), results_dir=mnist_mlp_results,
+                       **FAST)
+    outcome = run_benchmarks(config)
+    data = json.loads(outcome.json_path.read_text())
+    by_runtime = {b["extra_info"]["runtime"]: b["extra_info"] for b in data["benchmarks"]}
+    assert by_runtime["onnxruntime"]["providers"][0] == "CUDAExecutionProvider"
+    assert all(info["runtime_device"].startswith("cuda") for info in by_runtime.values())
+    assert all(r.status == "ok" for r in outcome.rows)

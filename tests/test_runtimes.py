@@ -1,0 +1,66 @@
+"""Each runtime loads its exported artifact and matches eager; a provider that is not there is refused."""
+
+import pytest
+import torch
+
+from bench.errors import BenchError
+from bench.runtimes import RuntimeUnavailable, get_runtime, runtime_names
+from export.parity import DEFAULT_ATOL, DEFAULT_RTOL
+from train.registry import get_model
+
+SPEC = get_model("mnist-mlp")
+
+
+@pytest.fixture(scope="module")
+def model_dir(mnist_mlp_results):
+    return mnist_mlp_results / "exports" / "mnist-mlp"
+
+
+@pytest.mark.parametrize("runtime", runtime_names())
+def test_runtime_matches_eager_on_cpu(runtime, model_dir):
+    inputs = SPEC.example_inputs(3, seed=5)
+    reference = get_runtime("eager").load(SPEC, model_dir, torch.device("cpu"), 1).run(inputs)
+    session = get_runtime(runtime).load(SPEC, model_dir, torch.device("cpu"), 1)
+    output = session.run(inputs)
+    assert output.device.type == "cpu" and output.shape == (3, 10)
+    torch.testing.assert_close(output, reference, atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL)
+    assert session.bind(inputs)() is None  # one timed call: runs, returns nothing to copy back
+    details = session.details
+    assert (details.device, details.threads) == ("cpu", 1)
+    assert details.artifact_bytes > 0 and details.recipe and details.providers
+
+
+def test_onnxruntime_records_the_provider_it_really_uses(model_dir):
+    session = get_runtime("onnxruntime").load(SPEC, model_dir, torch.device("cpu"), 2)
+    assert session.details.providers == ("CPUExecutionProvider",)
+    assert (session.details.threads, session.details.interop_threads) == (2, 1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the provider can load")
+def test_onnxruntime_asked_for_cuda_without_cuda_is_unavailable_not_cpu(model_dir):
+    with pytest.raises(RuntimeUnavailable, match="CUDAExecutionProvider requested but the session runs on"):
+        get_runtime("onnxruntime").load(SPEC, model_dir, torch.device("cuda"), 1)
+
+
+def test_missing_artifact_is_unavailable_with_the_fix(tmp_path):
+    with pytest.raises(RuntimeUnavailable, match="no model.onnx .* run `bench export`"):
+        get_runtime("onnxruntime").load(SPEC, tmp_path, torch.device("cpu"), 1)
+
+
+def test_thread_count_must_be_positive(model_dir):
+    with pytest.raises(BenchError, match="positive"):
+        get_runtime("onnxruntime").load(SPEC, model_dir, torch.device("cpu"), 0)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("runtime", runtime_names())
+def test_runtime_runs_on_cuda_and_matches_eager(runtime, model_dir):
+    device = torch.device("cuda")
+    inputs = SPEC.example_inputs(4, seed=5)
+    reference = get_runtime("eager").load(SPEC, model_dir, device, 1).run(inputs)
+    session = get_runtime(runtime).load(SPEC, model_dir, device, 1)
+    assert session.details.device.startswith("cuda")
+    if runtime == "onnxruntime":
+        assert session.details.providers[0] == "CUDAExecutionProvider"
+    torch.testing.assert_close(session.run(inputs), reference, atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL)
+    session.bind(inputs)()
