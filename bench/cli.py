@@ -43,11 +43,12 @@ def _root(
 
 def _register_commands() -> None:
     """Attach every command module's functions to `app`."""
-    from bench.commands import compare, env, models, run
+    from bench.commands import compare, env, export, models, run
 
     app.command("models")(models.models)
     app.command("env")(env.env)
     app.command("compare")(compare.compare)
+    app.command("export")(export.export)
     app.command("run")(run.run)
 
 

@@ -189,3 +189,30 @@ class RunProgress:
             colour = {"passed": "green", "skipped": "yellow"}.get(event.status, "red")
             progress.update(self._cases, advance=1,
                             description=f"[{colour}]{event.status}[/{colour}] {event.subject}")
+
+
+def export_table(results: list) -> Table:
+    """`bench export` parity table, one row per export.pipeline.ExportResult: model | format | ok | exporter
+    | size | export s | max abs | max rel | argmax agree | checked on | reason (parity vs eager, fp32)."""
+    from rich.text import Text  # reasons quote exceptions: brackets in them must not be read as markup
+
+    table = Table(title="Exports: parity against eager PyTorch")
+    right = {"size", "export s", "max abs", "max rel", "argmax agree"}
+    for col in ("model", "format", "ok", "exporter", "size", "export s", "max abs", "max rel", "argmax agree",
+                "checked on", "reason"):
+        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    for r in results:
+        p = r.parity
+        table.add_row(
+            r.model, r.format, "[green]ok[/green]" if r.ok else "[red]FAILED[/red]", Text(r.exporter or "—"),
+            f"{r.size_bytes / 2**20:.2f} MiB" if r.size_bytes is not None else "—",
+            f"{r.export_time_s:.2f}" if r.export_time_s is not None else "—",
+            f"{p.max_abs:.1e}" if p else "—", f"{p.max_rel:.1e}" if p else "—",
+            f"{p.argmax_agreement:.1%}" if p else "—", p.checked_on if p else "—", Text(r.reason),
+        )
+    if results:
+        p = next((r.parity for r in results if r.parity), None)
+        if p:
+            table.caption = f"pass: |export − eager| ≤ atol {p.atol:g} + rtol {p.rtol:g}·|eager|, every logit"
+    return table
+
