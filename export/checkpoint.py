@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def load_checkpoint_state(spec: ModelSpec, path: Path) -> tuple[dict[str, torch.
         # weights_only: a checkpoint is data, never code to execute.
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as exc:
-        raise BenchError(f"checkpoint {path} is not a readable torch checkpoint ({first_line(exc)})") from exc
+        raise BenchError(f"checkpoint {path} is not a readable torch checkpoint: {_load_error(exc)}") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
         raise BenchError(
             f"checkpoint {path} has no 'state_dict' entry; expected a file written by `bench train`"
@@ -83,3 +84,12 @@ def export_problem(model: nn.Module) -> str:
     if cached:
         return f"{', '.join(cached)} built with cached=True: exports would bake in one graph's normalisation"
     return ""
+
+
+def _load_error(exc: BaseException) -> str:
+    """The informative line of a torch.load failure: weights_only names the refused type deep in its text."""
+    refused = re.search(r"WeightsUnpickler error: (.*)", str(exc))
+    if refused:
+        # e.g. "Unsupported global: GLOBAL torch.torch_version.TorchVersion was not an allowed global ..."
+        return "weights_only refused it: " + refused.group(1).split(". ")[0].strip()
+    return first_line(exc)
