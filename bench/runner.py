@@ -144,7 +144,9 @@ def pytest_command(config: RunConfig, json_path: Path) -> list[str]:
     return [
         sys.executable, "-m", "pytest", str(suites_dir()),
         "--benchmark-only", f"--benchmark-json={json_path}",
-        "--benchmark-warmup=on", f"--benchmark-warmup-iterations={max(config.warmup, 1)}",
+        # pytest-benchmark's warm-up: untimed calls before the timed rounds (the suite adds none of its own).
+        f"--benchmark-warmup={'on' if config.warmup else 'off'}",
+        f"--benchmark-warmup-iterations={max(config.warmup, 1)}",
         f"--benchmark-max-time={config.max_time_s}", f"--benchmark-min-rounds={config.min_rounds}",
         "--benchmark-disable-gc",  # a GC pause inside one round is noise, not the runtime's cost
         "--bench-device", config.device,
@@ -156,7 +158,7 @@ def pytest_command(config: RunConfig, json_path: Path) -> list[str]:
         "--bench-reuse-exports",  # exported just before: the suites must not export again
         "--bench-threads", str(config.threads),
         "--bench-seed", str(config.seed),
-        "--bench-warmup", str(config.warmup),
+        "--bench-warmup", "0",  # pytest-benchmark warms up (or --warmup 0 asked for none)
         "-p", "no:cacheprovider", "-q", "-rs",
     ]
 

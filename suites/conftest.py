@@ -118,7 +118,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="use the exports as they are (bench run exports first), never re-export")
     group.addoption("--bench-threads", type=int, default=None, help="CPU threads for every runtime")
     group.addoption("--bench-seed", type=int, default=0, help="seed for untrained weights and inputs")
-    group.addoption("--bench-warmup", type=int, default=10, help="untimed calls before timing starts")
+    group.addoption("--bench-warmup", type=int, default=10,
+                    help="untimed calls before timing, when --benchmark-warmup is off")
 
 
 def pytest_configure(config: pytest.Config) -> None:

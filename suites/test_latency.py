@@ -15,7 +15,7 @@ from bench.selection import Case
 from train.registry import get_model
 
 
-def test_latency(benchmark, case: Case, suite) -> None:
+def test_latency(benchmark, case: Case, suite, request: pytest.FixtureRequest) -> None:
     from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare_outputs
 
     config = suite.config
@@ -35,8 +35,15 @@ def test_latency(benchmark, case: Case, suite) -> None:
     checked_on = f"{size}, seed {config.seed}, on {session.details.device}"
     parity = compare_outputs(suite.reference(spec, case.size), session.run(inputs),
                              atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL, checked_on=checked_on)
-    for _ in range(config.warmup):
-        call()  # untimed: first calls pay for kernel selection, allocation and JIT profiling
+    # First calls pay for kernel selection, allocation and JIT profiling: never time them. `bench run`
+    # turns pytest-benchmark's own warm-up on; run alone without it, warm up here instead.
+    if request.config.getoption("benchmark_warmup"):
+        calls = request.config.getoption("benchmark_warmup_iterations")
+        warmup = f"pytest-benchmark warm-up, up to {calls} calls"
+    else:
+        for _ in range(config.warmup):
+            call()
+        warmup = f"{config.warmup} untimed calls before pytest-benchmark"
 
     benchmark.group = case.group
     benchmark.extra_info.update({
@@ -50,7 +57,7 @@ def test_latency(benchmark, case: Case, suite) -> None:
         "runtime_device": session.details.device,
         "recipe": session.details.recipe,
         "weights": artifacts.weights,
-        "warmup_calls": config.warmup,
+        "warmup": warmup,
     })
     benchmark(call)
     if benchmark.stats is not None:  # None under --benchmark-disable: nothing was timed
