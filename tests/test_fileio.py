@@ -51,3 +51,12 @@ def test_unwritable_directory_is_a_bench_error(tmp_path):
 def test_nan_is_refused(tmp_path):
     with pytest.raises(ValueError):
         write_json(tmp_path / "n.json", {"x": float("nan")})
+
+
+def test_written_files_honour_the_umask(tmp_path):
+    import os
+
+    target = write_text(tmp_path / "a.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

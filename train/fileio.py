@@ -25,6 +25,10 @@ def atomic_path(target: Path) -> Iterator[Path]:
         raise BenchError(f"cannot write {target}: {reason}; choose a writable directory") from exc
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates 0600; results are shared files, so honour the umask like open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         _fsync(tmp)
