@@ -127,6 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_CONFIG] = SuiteConfig.from_options(config)
     except BenchError as exc:
         raise pytest.UsageError(str(exc)) from None
+    # One inter-op thread for torch, as ONNX Runtime gets (inter_op_num_threads=1). torch accepts this
+    # only before its first parallel work, so here, before any model runs; runtimes record the value.
+    torch.set_num_interop_threads(1)
     progress = os.environ.get(PROGRESS_ENV)
     recorder = OutcomeRecorder(config.stash[_CONFIG], Path(progress) if progress else None)
     config.pluginmanager.register(recorder, "bench-outcome-recorder")
