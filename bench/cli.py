@@ -51,6 +51,10 @@ def _register_commands() -> None:
     app.command("export")(export.export)
     app.command("run")(run.run)
 
+    from bench.commands import train
+
+    app.command("train")(train.train)
+
 
 _register_commands()
 

@@ -216,3 +216,89 @@ def export_table(results: list) -> Table:
             table.caption = f"pass: |export − eager| ≤ atol {p.atol:g} + rtol {p.rtol:g}·|eager|, every logit"
     return table
 
+
+class TrainingProgress:
+    """Rich progress for `bench train`: one bar per (model, seed), advanced each epoch (a train.runner
+    Observer)."""
+
+    def __init__(self, console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=console, transient=False)
+        self._tasks: dict[tuple[str, int], int] = {}
+
+    def __enter__(self) -> TrainingProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def run_started(self, cfg) -> None:
+        """A bar for this model and seed."""
+        key = (cfg.model, cfg.seed)
+        self._tasks[key] = self._progress.add_task(f"{cfg.model} seed {cfg.seed}", total=cfg.epochs)
+
+    def epoch_done(self, cfg, stats) -> None:
+        """Advance by one epoch; show train loss and val accuracy."""
+        self._progress.update(
+            self._tasks[(cfg.model, cfg.seed)], advance=1,
+            description=f"{cfg.model} seed {cfg.seed} · loss {stats.train_loss:.4f} · "
+                        f"val_acc {stats.val_acc:.4f}")
+
+    def run_finished(self, cfg, metrics: dict) -> None:
+        """Final description: best epoch and its test accuracy."""
+        self._progress.update(
+            self._tasks[(cfg.model, cfg.seed)],
+            description=f"{cfg.model} seed {cfg.seed} · best epoch {metrics['best_epoch']} · "
+                        f"test_acc {metrics['test_acc']:.4f}")
+
+
+def _mean_std_cell(summary: dict, key: str, fmt: str, unit: str = "") -> str:
+    """'0.8030' for one seed, '0.8030 ± 0.0040' for several; '—' when absent."""
+    entry = summary.get(key)
+    if entry is None:
+        return "—"
+    cell = format(entry["mean"], fmt)
+    if entry["n"] > 1:
+        cell += f" ± {format(entry['std'], fmt)}"
+    return cell + unit
+
+
+def training_table(dataset: str, reports: list, results_dir) -> Table:
+    """The reports' training table, one row per train.runner.ModelReport: Model | test_acc | test_f1 |
+    total_train_time_s | train_loop_time, then val_acc, best epoch, last-epoch test_acc, seeds (and time to
+    target if set).
+    Test metrics are those of the best-validation-accuracy weights; mean ± std over seeds."""
+    with_target = any("time_to_target_s" in r.runs[0].metrics for r in reports)
+    target = next((r.runs[0].metrics.get("target_accuracy") for r in reports if with_target), None)
+    table = Table(title=f"Training: {dataset}")
+    columns = ["Model", "test_acc", "test_f1", "total_train_time_s", "train_loop_time", "val_acc",
+               "best epoch", "last-epoch test_acc", "seeds"]
+    if with_target:
+        columns.insert(5, f"time to {target:.0%} val")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("Model", "seeds") else "right")
+    for r in reports:
+        s = r.summary
+        seeds = [run.config.seed for run in r.runs]
+        best_epochs = ", ".join(str(run.metrics["best_epoch"]) for run in r.runs)
+        row = [r.model, _mean_std_cell(s, "test_acc", ".4f"), _mean_std_cell(s, "test_f1", ".4f"),
+               _mean_std_cell(s, "total_train_time_s", ".2f", " s"),
+               _mean_std_cell(s, "train_loop_time", ".2f", " s"),
+               _mean_std_cell(s, "val_acc", ".4f"), best_epochs, _mean_std_cell(s, "final_test_acc", ".4f"),
+               ", ".join(map(str, seeds))]
+        if with_target:
+            times = [run.metrics.get("time_to_target_s") for run in r.runs]
+            if all(t is not None for t in times):
+                cell = _mean_std_cell(s, "time_to_target_s", ".2f", " s")
+            else:
+                cell = "not reached" if all(t is None for t in times) else "not by every seed"
+            row.insert(5, cell)
+        table.add_row(*row)
+    device = reports[0].runs[0].metrics["device"] if reports else "—"
+    table.caption = (f"device {device} · test metrics of the best-val-accuracy weights · times: "
+                     "total_train_time_s = forward+backward+step, train_loop_time = wall incl. evaluation · "
+                     f"checkpoints in {results_dir}/checkpoints, metrics in {results_dir}/training/{dataset}")
+    return table

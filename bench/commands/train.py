@@ -1,0 +1,52 @@
+"""`bench train <dataset>`: train the dataset's reference models with the reports' configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bench.console import err, out
+from bench.report import TrainingProgress, training_table
+from train.config import DATASETS, configs_for, parse_sets
+from train.data.paths import DATA_DIR_ENV, default_data_dir
+from train.errors import BenchError
+from train.runner import RunOptions, train_models
+
+
+def train(
+    dataset: str = typer.Argument(..., help=f"One of: {', '.join(DATASETS)}."),
+    model: list[str] = typer.Option(None, "--model", "-m",
+                                    help="Train only this model (repeatable); default: the config's list."),
+    epochs: int = typer.Option(None, "--epochs", help="Override the config's epoch count."),
+    lr: float = typer.Option(None, "--lr", help="Override the config's learning rate."),
+    sets: list[str] = typer.Option(None, "--set",
+                                   help="Override any config key, e.g. --set weight_decay=1e-4 "
+                                        "--set model_kwargs.hidden=128 (repeatable)."),
+    seeds: int = typer.Option(1, "--seeds",
+                              help="Train N seeds (seed, seed+1, ...) and report mean ± std."),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help=f"Dataset directory (default ${DATA_DIR_ENV} or ~/.cache/bench/data)."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where results are written."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (cuda without a GPU: error)."),
+    config: Path = typer.Option(None, "--config", help="A YAML config instead of the packaged one."),
+    tensorboard: bool = typer.Option(True, "--tensorboard/--no-tensorboard", help="Write TensorBoard logs."),
+    download: bool = typer.Option(True, "--download/--no-download", help="Download missing datasets."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Train, keep the best-validation checkpoint, and print the report's table."""
+    overrides = parse_sets(sets or [])
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if lr is not None:
+        overrides["lr"] = lr
+    if dataset not in DATASETS:
+        raise BenchError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    configs = configs_for(dataset, model or None, overrides, config)
+    options = RunOptions(
+        data_dir=data_dir or default_data_dir(), results_dir=results_dir, device=device, seeds=seeds,
+        tensorboard=tensorboard, download=download, threads=threads,
+    )
+    with TrainingProgress(err) as progress:
+        reports = train_models(configs, options, progress)
+    out.print(training_table(dataset, reports, results_dir))
