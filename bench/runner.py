@@ -15,11 +15,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.artifacts import ensure_exported
+from bench.contention import foreign_share, snapshot
 from bench.devices import DEVICE_KINDS, default_threads, resolve_device
 from bench.errors import BenchError
 from bench.results import ResultRow, rows_from_json
 from bench.selection import DEFAULT_BATCH_SIZES, parse_batch_sizes, parse_models, parse_runtimes, split_list
-from train.fileio import write_bytes, write_text
+from train.fileio import write_json, write_text
 from train.registry import get_model
 
 PROGRESS_ENV = "BENCH_PROGRESS_FILE"  # read by suites/conftest.py
@@ -92,6 +93,7 @@ class RunOutcome:
     log_path: Path
     rows: list[ResultRow]
     wall_s: float
+    foreign_cpu_share: float  # 0-1: CPU other processes took while the suites ran (see bench.contention)
 
     @property
     def failed(self) -> list[ResultRow]:
@@ -113,7 +115,9 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         tmp_dir = Path(tmp)
         json_tmp, log_tmp, progress = tmp_dir / "benchmark.json", tmp_dir / "pytest.log", tmp_dir / "progress"
+        before = snapshot()
         returncode = _run_suites(config, json_tmp, log_tmp, progress, tmp_dir, emit)
+        contention = foreign_share(before, snapshot())
         log_text = log_tmp.read_text(errors="replace")
         write_text(log_target, log_text)
         outcomes = _finished_cases(progress)
@@ -125,10 +129,11 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     if raw is None:
         # pytest-benchmark writes no JSON when nothing was timed (every case skipped or failed).
         rows = rows_from_json({"benchmarks": [], "bench": {"outcomes": outcomes}})
-        return RunOutcome(None, log_target, rows, time.perf_counter() - started)
-    write_bytes(target, raw)
-    rows = rows_from_json(json.loads(raw))
-    return RunOutcome(target, log_target, rows, time.perf_counter() - started)
+        return RunOutcome(None, log_target, rows, time.perf_counter() - started, contention)
+    data = json.loads(raw)
+    data.setdefault("bench", {})["foreign_cpu_share"] = round(contention, 4)
+    write_json(target, data)
+    return RunOutcome(target, log_target, rows_from_json(data), time.perf_counter() - started, contention)
 
 
 def export_missing(config: RunConfig, emit: OnEvent) -> None:

@@ -73,3 +73,13 @@ def test_bound_torch_session_call_synchronises_after_the_forward():
 def test_measure_rejects_nonsense_counts():
     with pytest.raises(ValueError):
         measure(lambda: None, repeats=0, synchronize=lambda: None)
+
+
+def test_foreign_cpu_share_from_hand_made_snapshots():
+    from bench.contention import CpuSnapshot, foreign_share, snapshot
+
+    # 10 s on 2 CPUs = 20 CPU-s; 15 CPU-s busy, 3 of them ours: others took 12/20.
+    assert foreign_share(CpuSnapshot(0.0, 10.0, 1.0), CpuSnapshot(10.0, 25.0, 4.0), cpus=2) == 0.6
+    assert foreign_share(CpuSnapshot(0.0, 0.0, 0.0), CpuSnapshot(1.0, 0.0, 5.0), cpus=2) == 0.0  # clamped
+    now = snapshot()
+    assert 0.0 <= foreign_share(now, snapshot()) <= 1.0

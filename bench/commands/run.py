@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from bench.console import err, out
+from bench.contention import CONTENDED_SHARE
 from bench.devices import default_threads
 from bench.report import RunProgress, latency_table, run_caption
 from bench.runner import RunConfig, run_benchmarks
@@ -34,8 +35,11 @@ def run(
     )
     with RunProgress(err) as progress:
         outcome = run_benchmarks(config, on_event=progress.update)
-    caption = run_caption(outcome.rows, outcome.json_path, config.threads)
+    caption = run_caption(outcome.rows, outcome.json_path, config.threads, outcome.foreign_cpu_share)
     out.print(latency_table(outcome.rows, config.device, caption=caption))
+    if outcome.foreign_cpu_share > CONTENDED_SHARE:
+        err.print(f"warning: other processes used {outcome.foreign_cpu_share:.0%} of the CPUs while timing; "
+                  "these numbers are contended (multi-threaded ones most)", markup=False, highlight=False)
     if outcome.json_path is None:
         err.print(f"nothing was timed, so no JSON was written ({outcome.wall_s:.1f} s)", markup=False)
     else:
