@@ -51,9 +51,13 @@ def _register_commands() -> None:
     app.command("export")(export.export)
     app.command("run")(run.run)
 
-    from bench.commands import train
+    from bench.commands import baselines, lr_find, sanity, sweep, train
 
     app.command("train")(train.train)
+    app.command("lr-find")(lr_find.lr_find)
+    app.command("sweep")(sweep.sweep)
+    app.command("sanity")(sanity.sanity)
+    app.command("baselines")(baselines.baselines)
 
 
 _register_commands()

@@ -228,6 +228,9 @@ class TrainingProgress:
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                   TimeElapsedColumn(), console=console, transient=False)
         self._tasks: dict[tuple[str, int], int] = {}
+        # Without a terminal, bars never refresh: a log (CI, nohup) gets one line per epoch instead.
+        self._console = console
+        self._lines = not console.is_terminal
 
     def __enter__(self) -> TrainingProgress:
         self._progress.__enter__()
@@ -243,6 +246,11 @@ class TrainingProgress:
 
     def epoch_done(self, cfg, stats) -> None:
         """Advance by one epoch; show train loss and val accuracy."""
+        if self._lines:
+            self._console.print(
+                f"{cfg.model} seed {cfg.seed} epoch {stats.epoch}/{cfg.epochs} · "
+                f"loss {stats.train_loss:.4f} · val_acc {stats.val_acc:.4f} · {stats.elapsed_s:.1f} s",
+                markup=False, highlight=False)
         self._progress.update(
             self._tasks[(cfg.model, cfg.seed)], advance=1,
             description=f"{cfg.model} seed {cfg.seed} · loss {stats.train_loss:.4f} · "
@@ -302,4 +310,71 @@ def training_table(dataset: str, reports: list, results_dir) -> Table:
     table.caption = (f"device {device} · test metrics of the best-val-accuracy weights · times: "
                      "total_train_time_s = forward+backward+step, train_loop_time = wall incl. evaluation · "
                      f"checkpoints in {results_dir}/checkpoints, metrics in {results_dir}/training/{dataset}")
+    return table
+
+
+def lr_find_table(model: str, result, path) -> Table:
+    """LR range test (a train.lr_find.LRFindResult): ~12 log-spaced rows of lr | loss | smoothed loss, then
+    the suggestions."""
+    table = Table(title=f"LR finder: {model}")
+    for col in ("lr", "loss", "smoothed loss"):
+        table.add_column(col, justify="right")
+    step = max(1, len(result.lrs) // 12)
+    shown = list(range(0, len(result.lrs), step))
+    if result.lrs and shown[-1] != len(result.lrs) - 1:
+        shown.append(len(result.lrs) - 1)
+    for i in shown:
+        table.add_row(f"{result.lrs[i]:.2e}", f"{result.losses[i]:.4f}", f"{result.smoothed[i]:.4f}")
+    steepest = f"{result.suggestion:.2e}" if result.suggestion else "—"
+    lowest = f"{result.min_loss_lr:.2e}" if result.min_loss_lr else "—"
+    ending = "stopped when the loss diverged" if result.stopped_early else "reached the last rate"
+    table.caption = (f"steepest descent at lr {steepest} · lowest smoothed loss at lr {lowest} "
+                     f"(a tenth of it is the classic pick) · {ending} · JSON: {path}")
+    return table
+
+
+def sweep_table(result) -> Table:
+    """Grid search (a train.sweep.SweepResult), best first: Run | <grid keys> | val_acc | val_f1 | val_loss |
+    best epoch | train s."""
+    table = Table(title=f"Grid search: {result.model} (selected by val_acc)")
+    table.add_column("Run")
+    for key in result.keys:
+        table.add_column(key.removeprefix("model_kwargs."), justify="right")
+    for col in ("val_acc", "val_f1", "val_loss", "best epoch", "train s"):
+        table.add_column(col, justify="right")
+    for i, row in enumerate(result.rows):
+        values = [str(row.values[k]) for k in result.keys]
+        table.add_row(("[bold]" + escape(row.name) + "[/bold] ★") if i == 0 else escape(row.name), *values,
+                      f"{row.val_acc:.4f}", f"{row.val_f1:.4f}", f"{row.val_loss:.4f}", str(row.best_epoch),
+                      f"{row.total_train_time_s:.2f}")
+    table.caption = f"JSON: {result.path}" if result.path else ""
+    return table
+
+
+def sanity_table(report: dict) -> Table:
+    """Sanity checks of train.sanity.run_sanity: initial loss vs ln(C), gradients, tiny-subset overfit."""
+    fit = report["overfit"]
+    table = Table(title=f"Sanity checks: {report['model']}")
+    table.add_column("check")
+    table.add_column("expected")
+    table.add_column("observed", justify="right")
+    table.add_row("initial loss", f"≈ ln(classes) = {report['expected_loss']:.3f}",
+                  f"{report['initial_loss']:.3f}")
+    table.add_row("gradient norm after one backward", "finite, > 0",
+                  f"{report['grad_norm']:.3f}" + ("" if report["grads_ok"] else " [red]FAILED[/red]"))
+    table.add_row(f"overfit {fit['samples']} samples, {fit['epochs']} epochs (lr {fit['lr']:g}, "
+                  f"wd {fit['weight_decay']:g})", "train loss → 0, train acc → 1",
+                  f"loss {fit['first_train_loss']:.3f} → {fit['final_train_loss']:.4f}, "
+                  f"acc {fit['final_train_acc']:.3f}")
+    return table
+
+
+def baselines_table(dataset: str, result: dict) -> Table:
+    """Majority-class and uniform-random accuracy on the test split (report 001: both 0.02 on ESC-50)."""
+    table = Table(title=f"Baselines: {dataset} test split ({result['test_samples']} samples)")
+    table.add_column("baseline")
+    table.add_column("test accuracy", justify="right")
+    table.add_row(f"majority train class ({result['majority_class']})", f"{result['majority_test_acc']:.4f}")
+    table.add_row("uniform random (expected 1/C)", f"{result['uniform_expected_acc']:.4f}")
+    table.add_row("uniform random (one seeded draw)", f"{result['uniform_test_acc']:.4f}")
     return table

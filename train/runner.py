@@ -23,7 +23,7 @@ from train.loop import EpochStats, fit
 from train.metrics import mean_std
 from train.registry import ModelSpec, get_model, models_for_dataset
 from train.seeding import seed_everything
-from train.tasks import make_task
+from train.tasks import Task, make_task
 
 # Metrics summarised as mean ± std over seeds (those a run has).
 SUMMARY_KEYS = ("test_acc", "test_f1", "val_acc", "val_f1", "test_loss", "final_test_acc", "final_test_f1",
@@ -114,7 +114,7 @@ def build_model(spec: ModelSpec, cfg: TrainConfig) -> nn.Module:
         raise BenchError(f"invalid model_kwargs {cfg.model_kwargs} for {spec.name}: {exc}") from None
 
 
-def _num_classes(data: Splits | Data, spec: ModelSpec) -> int:
+def num_classes_of(data: Splits | Data, spec: ModelSpec) -> int:
     """The dataset's class count, which must match the model's output width."""
     found = data.num_classes if isinstance(data, Splits) else int(data.y.max()) + 1
     if found > spec.num_classes:
@@ -122,13 +122,19 @@ def _num_classes(data: Splits | Data, spec: ModelSpec) -> int:
     return spec.num_classes
 
 
-def train_seed(cfg: TrainConfig, data: Splits | Data, options: RunOptions, device: torch.device,
-               run_dir: Path | None, observer: Observer) -> SeedRun:
-    """Train `cfg.model` once with `cfg.seed`; test metrics are those of the best-val-accuracy weights."""
+def prepare(cfg: TrainConfig, data: Splits | Data, device: torch.device) -> tuple[ModelSpec, nn.Module, Task]:
+    """Seed everything from `cfg.seed`, then build the model (on `device`) and the task feeding it."""
     spec = check_model(cfg)
     seed_everything(cfg.seed)
     model = build_model(spec, cfg).to(device)
-    task = make_task(cfg, data, "edge_index" in spec.input_names, _num_classes(data, spec), device)
+    task = make_task(cfg, data, "edge_index" in spec.input_names, num_classes_of(data, spec), device)
+    return spec, model, task
+
+
+def train_seed(cfg: TrainConfig, data: Splits | Data, options: RunOptions, device: torch.device,
+               run_dir: Path | None, observer: Observer) -> SeedRun:
+    """Train `cfg.model` once with `cfg.seed`; test metrics are those of the best-val-accuracy weights."""
+    _spec, model, task = prepare(cfg, data, device)
     log = None
     graph_note = "not logged"
     if run_dir is not None:
@@ -143,7 +149,10 @@ def train_seed(cfg: TrainConfig, data: Splits | Data, options: RunOptions, devic
             log.log_epoch(stats)
         observer.epoch_done(cfg, stats)
 
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)  # peak of this run's training loop only
     result = fit(model, task, cfg, device, on_epoch)
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     final = task.evaluate(model, ("test",))["test"]
     model.load_state_dict(result.best_state)
     best = task.evaluate(model, ("val", "test"))
@@ -167,6 +176,9 @@ def train_seed(cfg: TrainConfig, data: Splits | Data, options: RunOptions, devic
         "threads": torch.get_num_threads(),
         "graph": graph_note,
     }
+    if peak is not None:
+        metrics["peak_memory_bytes"] = int(peak)
+        metrics["peak_memory_method"] = "CUDA allocator peak during the training loop"
     if cfg.target_accuracy is not None:
         metrics["target_accuracy"] = cfg.target_accuracy
         metrics["time_to_target_s"] = result.time_to_target_s

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -100,6 +100,14 @@ class Task(ABC):
     def example_inputs(self) -> tuple[torch.Tensor, ...]:
         """A small real input on the task's device (for tracing the model graph)."""
 
+    @abstractmethod
+    def loss_closures(self) -> Iterator[LossFn]:
+        """Endless training batches, each as a function model -> mean loss (LR finder, sanity checks)."""
+
+
+# One training batch, ready to run: model -> mean cross-entropy on that batch.
+LossFn = Callable[[nn.Module], torch.Tensor]
+
 
 class FullGraphTask(Task):
     """Cora full batch: one step per epoch on the whole graph, loss on the train mask."""
@@ -153,6 +161,11 @@ class FullGraphTask(Task):
     def example_inputs(self) -> tuple[torch.Tensor, ...]:
         return (self.data.x, self.data.edge_index) if self.uses_edges else (self.data.x,)
 
+    def loss_closures(self) -> Iterator[LossFn]:
+        mask = self.data.train_mask
+        while True:  # full batch: every step sees the whole graph
+            yield lambda model: F.cross_entropy(self._forward(model, mask), self.data.y[mask])
+
 
 class SampledGraphTask(FullGraphTask):
     """GraphSAGE: mini-batches of seed nodes with sampled neighbourhoods; evaluation on the full graph."""
@@ -186,6 +199,13 @@ class SampledGraphTask(FullGraphTask):
             meter.add(loss, logits, targets)
         mean_loss, acc, n = meter.result()
         return TrainEpoch(mean_loss, acc, compute, waited, n)
+
+    def loss_closures(self) -> Iterator[LossFn]:
+        while True:
+            for batch in self.loader:
+                batch = batch.to(self.device)
+                yield lambda model, b=batch: F.cross_entropy(
+                    model(b.x, b.edge_index)[: b.batch_size], b.y[: b.batch_size])
 
 
 class BatchTask(Task):
@@ -245,6 +265,12 @@ class BatchTask(Task):
     def example_inputs(self) -> tuple[torch.Tensor, ...]:
         sample = self.splits.val[0][0]
         return (sample.unsqueeze(0).to(self.device),)
+
+    def loss_closures(self) -> Iterator[LossFn]:
+        while True:
+            for inputs, targets in self.train_loader:
+                inputs, targets = inputs.to(self.device), targets.to(self.device)
+                yield lambda model, x=inputs, y=targets: F.cross_entropy(model(x), y)
 
 
 def make_task(cfg: TrainConfig, data: Splits | Data, uses_edges: bool, num_classes: int,

@@ -1,0 +1,33 @@
+"""Pieces shared by the training commands (train, lr-find, sweep, sanity, baselines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from train.config import TrainConfig, configs_for, parse_sets
+from train.data.paths import DATA_DIR_ENV, default_data_dir
+from train.registry import get_model
+from train.runner import RunOptions
+
+DATA_DIR = typer.Option(
+    None, "--data-dir", help=f"Dataset directory (default ${DATA_DIR_ENV} or ~/.cache/bench/data).")
+RESULTS_DIR = typer.Option(Path("results"), "--results-dir", help="Where results are written.")
+DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda (cuda without a GPU: error).")
+SETS = typer.Option(None, "--set", help="Override a config key, e.g. --set weight_decay=1e-4 (repeatable).")
+DOWNLOAD = typer.Option(True, "--download/--no-download", help="Download missing datasets.")
+
+
+def model_config(model: str, sets: list[str] | None, **overrides) -> TrainConfig:
+    """The packaged config of `model` (its dataset's YAML) with `--set` and the given overrides."""
+    values = parse_sets(sets or [])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    (cfg,) = configs_for(get_model(model).dataset, [model], values)
+    return cfg
+
+
+def options(data_dir: Path | None, results_dir: Path, device: str, download: bool, **kwargs) -> RunOptions:
+    """RunOptions with the default data directory filled in."""
+    return RunOptions(data_dir=data_dir or default_data_dir(), results_dir=results_dir, device=device,
+                      download=download, **kwargs)

@@ -1,0 +1,28 @@
+"""`bench baselines <dataset>`: majority-class and uniform-random accuracy on the test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bench.commands._training import DATA_DIR, DOWNLOAD, RESULTS_DIR, SETS, options
+from bench.console import out
+from bench.report import baselines_table
+from train.config import configs_for, parse_sets
+from train.registry import get_model
+from train.sanity import dataset_baselines
+
+
+def baselines(
+    dataset: str = typer.Argument(..., help="cora, esc50, mnist or cifar100."),
+    sets: list[str] = SETS,
+    data_dir: Path = DATA_DIR,
+    results_dir: Path = RESULTS_DIR,
+    download: bool = DOWNLOAD,
+) -> None:
+    """What a model must beat: always the majority train class, or a uniform random guess."""
+    cfg = configs_for(dataset, sets=parse_sets(sets or []))[0]
+    result = dataset_baselines(cfg, options(data_dir, results_dir, "cpu", download),
+                               get_model(cfg.model).num_classes)
+    out.print(baselines_table(dataset, result))

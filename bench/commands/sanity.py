@@ -1,0 +1,31 @@
+"""`bench sanity <model>`: initial loss vs ln(classes) and overfitting a tiny training subset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bench.commands._training import DATA_DIR, DEVICE, DOWNLOAD, RESULTS_DIR, SETS, model_config, options
+from bench.console import out
+from bench.report import sanity_table
+from train.sanity import run_sanity
+
+
+def sanity(
+    model: str = typer.Argument(..., help="A registered model, e.g. esc50-cnn."),
+    samples: int = typer.Option(32, "--samples", help="Training samples to overfit (report 001: 32)."),
+    epochs: int = typer.Option(200, "--epochs", help="Overfit epochs (report 001: 200)."),
+    lr: float = typer.Option(1e-3, "--lr", help="Overfit learning rate (report 001: 1e-3)."),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay", help="Overfit weight decay (report: 1e-4)."),
+    sets: list[str] = SETS,
+    data_dir: Path = DATA_DIR,
+    results_dir: Path = RESULTS_DIR,
+    device: str = DEVICE,
+    download: bool = DOWNLOAD,
+) -> None:
+    """Check the pipeline learns: initial loss ≈ ln(C), non-zero gradients, a tiny subset overfits."""
+    cfg = model_config(model, sets)
+    run = options(data_dir, results_dir, device, download)
+    report = run_sanity(cfg, run, samples, epochs, lr, weight_decay)
+    out.print(sanity_table(report))
