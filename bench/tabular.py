@@ -1,0 +1,93 @@
+"""The one table model every report output is rendered from: titled columns, rows of raw cells, notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NOT_RUN = "not run"
+EMPTY = "—"
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A metric over seeds: mean, sample std and count (std 0 and n 1 for a single run)."""
+
+    mean: float
+    std: float = 0.0
+    n: int = 1
+
+
+Cell = str | int | float | Stat | None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its header (units belong in it, e.g. `p50 ms`), number format and alignment."""
+
+    name: str
+    fmt: str = ""  # format spec for numbers, e.g. ".4f"; "" uses str()
+    align: str = "right"  # "left" | "right"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of cells (as many as columns) and an optional note: why a cell is missing, what to run."""
+
+    cells: tuple[Cell, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TableData:
+    """A titled table; renderers add a `note` column when any row has a note."""
+
+    key: str  # stable identifier, e.g. "cora.synthesis" (JSON key, CSV comment, file names)
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    notes: tuple[str, ...] = field(default=())  # lines printed under the table
+
+    def __post_init__(self) -> None:
+        for row in self.rows:
+            if len(row.cells) != len(self.columns):
+                raise ValueError(f"{self.key}: a row has {len(row.cells)} cells, "
+                                 f"{len(self.columns)} columns")
+
+    @property
+    def has_notes(self) -> bool:
+        return any(row.note for row in self.rows)
+
+    def header(self) -> list[str]:
+        """Column names, with `note` last when any row has one."""
+        return [c.name for c in self.columns] + (["note"] if self.has_notes else [])
+
+    def text_rows(self) -> list[list[str]]:
+        """Every row as display strings (numbers formatted, None as '—'), note last when present."""
+        out = []
+        for row in self.rows:
+            cells = [cell_text(cell, col.fmt) for cell, col in zip(row.cells, self.columns, strict=True)]
+            out.append(cells + ([row.note] if self.has_notes else []))
+        return out
+
+
+def cell_text(cell: Cell, fmt: str = "") -> str:
+    """A cell as text: '0.8030', '0.8030 ± 0.0040' over several seeds, '—' for None."""
+    if cell is None:
+        return EMPTY
+    if isinstance(cell, Stat):
+        text = _number(cell.mean, fmt)
+        return f"{text} ± {_number(cell.std, fmt)}" if cell.n > 1 else text
+    if isinstance(cell, (bool, str)):
+        return str(cell)
+    return _number(cell, fmt)
+
+
+def cell_value(cell: Cell) -> object:
+    """A cell as a JSON value: numbers stay numbers, a Stat becomes {mean, std, n}."""
+    if isinstance(cell, Stat):
+        return {"mean": cell.mean, "std": cell.std, "n": cell.n}
+    return cell
+
+
+def _number(value: float, fmt: str) -> str:
+    return format(value, fmt) if fmt else str(value)
