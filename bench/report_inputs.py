@@ -1,0 +1,175 @@
+"""Read what earlier commands left in results/: newest benchmark row per case, training and sweep records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.results import ResultRow, rows_from_json
+
+RowKey = tuple[str, str, str, int]  # (model, runtime, device, batch or nodes)
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """A benchmark table row with the file it came from and its raw extra_info (empty when not timed)."""
+
+    row: ResultRow
+    source: Path | None  # None: rows of a run that wrote no JSON (nothing was timed)
+    extra: dict[str, Any]
+    foreign_cpu_share: float | None = None  # CPU other processes took during that run (0-1), if recorded
+
+    @property
+    def key(self) -> RowKey:
+        r = self.row
+        return (r.model, r.runtime, r.device, r.batch)
+
+    @property
+    def peak_memory_bytes(self) -> int | None:
+        """Peak memory of the measured run, bytes, when the run recorded it."""
+        value = self.extra.get("peak_memory_bytes")
+        return int(value) if isinstance(value, (int, float)) else None
+
+
+@dataclass(frozen=True)
+class BenchmarkResults:
+    """The newest row of every (model, runtime, device, size), and the environment of the newest file."""
+
+    rows: tuple[BenchRow, ...]
+    files: tuple[Path, ...]  # oldest first
+    environment: dict[str, Any] | None  # machine_info["bench"] of the newest file that has one
+
+    def get(self, key: RowKey) -> BenchRow | None:
+        return next((r for r in self.rows if r.key == key), None)
+
+    def devices(self) -> list[str]:
+        """Devices with at least one row, cpu first."""
+        return sorted({r.row.device for r in self.rows}, key=lambda d: (d != "cpu", d))
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """One `bench train` metrics file: results/training/<dataset>/<model>.json."""
+
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def model(self) -> str:
+        return str(self.data["model"])
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        """Per seed: {"config", "metrics", "history"}."""
+        return list(self.data["runs"])
+
+    @property
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Metric -> {mean, std, n} over seeds."""
+        return dict(self.data.get("summary") or {})
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The first seed's config (seeds differ only by `seed`)."""
+        return dict(self.runs[0]["config"])
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; unreadable or malformed files are a BenchError naming them."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}); "
+                         "delete it or rerun what wrote it") from None
+    if not isinstance(data, dict):
+        raise BenchError(f"{path} does not hold a JSON object")
+    return data
+
+
+def benchmark_files(results_dir: Path) -> list[Path]:
+    """results/benchmarks/*.json, oldest first (names start with their UTC time)."""
+    folder = Path(results_dir) / "benchmarks"
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def load_benchmarks(results_dir: Path) -> BenchmarkResults:
+    """Every case's newest row across the benchmark files: a later run of a case replaces an earlier one."""
+    files = benchmark_files(results_dir)
+    latest: dict[RowKey, BenchRow] = {}
+    environment = None
+    for path in files:
+        data = read_json(path)
+        for row in file_rows(data, path):
+            latest[row.key] = row
+        environment = (data.get("machine_info") or {}).get("bench") or environment
+    return BenchmarkResults(tuple(latest.values()), tuple(files), environment)
+
+
+def file_rows(data: dict[str, Any], source: Path | None) -> list[BenchRow]:
+    """The rows of one `bench run` JSON (measured, skipped and failed), each with its extra_info."""
+    if "benchmarks" not in data:
+        raise BenchError(f"{source} is not a pytest-benchmark JSON (no 'benchmarks' list)")
+    extras = {_extra_key(b["extra_info"]): b["extra_info"] for b in data["benchmarks"]
+              if "model" in b.get("extra_info", {})}
+    share = (data.get("bench") or {}).get("foreign_cpu_share")
+    share = float(share) if isinstance(share, (int, float)) else None
+    return [BenchRow(row, source, extras.get((row.model, row.runtime, row.device, row.batch), {})
+                     if row.status == "ok" else {}, share)
+            for row in rows_from_json(data)]
+
+
+def _extra_key(info: dict[str, Any]) -> RowKey:
+    return (info["model"], info["runtime"], info["device"], info["batch"])
+
+
+def load_training(results_dir: Path, dataset: str) -> dict[str, TrainingRecord]:
+    """Model -> its record under results/training/<dataset>/ (each `bench train` replaces its file)."""
+    folder = Path(results_dir) / "training" / dataset
+    records = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        data = read_json(path)
+        if not isinstance(data.get("runs"), list) or not data["runs"] or "model" not in data:
+            raise BenchError(f"{path} is not a `bench train` metrics file (no 'model' or 'runs'); "
+                             "rerun `bench train` to rewrite it")
+        records[str(data["model"])] = TrainingRecord(path, data)
+    return records
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """One `bench sweep` file: results/sweeps/<model>-<time>.json with grid, base_config and ranked rows."""
+
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def model(self) -> str:
+        return str(self.data["model"])
+
+    @property
+    def grid(self) -> dict[str, list[Any]]:
+        """Swept config key -> the values tried, in the order given."""
+        return dict(self.data.get("grid") or {})
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Per grid point: name, values, val_acc, val_f1, val_loss, best_epoch, total_train_time_s."""
+        return list(self.data["rows"])
+
+
+def load_sweeps(results_dir: Path, dataset: str) -> list[SweepRecord]:
+    """The newest sweep of each model of `dataset` under results/sweeps/ (names end in their local time)."""
+    folder = Path(results_dir) / "sweeps"
+    latest: dict[str, SweepRecord] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        data = read_json(path)
+        if not isinstance(data.get("rows"), list) or "model" not in data:
+            raise BenchError(f"{path} is not a `bench sweep` record (no 'model' or 'rows')")
+        if data.get("dataset") == dataset:
+            latest[str(data["model"])] = SweepRecord(path, data)
+    return list(latest.values())

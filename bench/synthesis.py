@@ -1,0 +1,452 @@
+"""The reports' synthesis tables built from results/ files, with 'not run' and the command for every gap."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.report_inputs import BenchmarkResults, BenchRow, SweepRecord, TrainingRecord
+from bench.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
+from train.registry import get_model, models_for_dataset
+
+DATASETS = ("cora", "esc50", "mnist", "cifar100")
+CORA_LABELS = {"cora-mlp": "MLP", "cora-gcn": "GCN", "cora-sage": "GraphSAGE"}  # the report's names
+MIB = 2**20
+
+
+def train_command(dataset: str, model: str, extra: str = "") -> str:
+    """The `bench train` line that writes results/training/<dataset>/<model>.json."""
+    return f"`bench train {dataset} --model {model}{' ' + extra if extra else ''}`"
+
+
+def run_command(models: Sequence[str], device: str, runtimes: Sequence[str] = ()) -> str:
+    """The `bench run` line that times these models (all runtimes unless named) on `device`."""
+    parts = ["bench run", f"--models {','.join(models)}"]
+    if runtimes:
+        parts.append(f"--runtimes {','.join(runtimes)}")
+    parts.append(f"--device {device}")
+    return f"`{' '.join(parts)}`"
+
+
+def metric(record: TrainingRecord, key: str) -> Stat | None:
+    """`key` over the record's seeds (its summary), else the first seed's value; None when absent."""
+    entry = record.summary.get(key)
+    if entry is not None:
+        return Stat(float(entry["mean"]), float(entry.get("std", 0.0)), int(entry.get("n", 1)))
+    value = record.runs[0]["metrics"].get(key)
+    return Stat(float(value)) if isinstance(value, (int, float)) else None
+
+
+def _seeds_note(records: Sequence[TrainingRecord]) -> str:
+    seeds = sorted({len(r.runs) for r in records})
+    many = " (mean ± std where more than one seed ran)" if seeds and max(seeds) > 1 else ""
+    return (f"test metrics are those of the best-validation-accuracy weights{many}; "
+            f"metrics files: {', '.join(str(r.path) for r in records)}")
+
+
+# --- Cora, report 000 table 6.a --------------------------------------------------------------------------
+
+
+def _forward_cell(found: BenchRow | None, model: str, runtime: str, device: str) -> tuple[Cell, str]:
+    """The p50 of a full-graph row, or a status word and what to do about it."""
+    if found is None:
+        return NOT_RUN, f"{runtime}/{device}: {run_command([model], device, [runtime])}"
+    if found.row.status != "ok":
+        return found.row.status, f"{runtime}/{device} {found.row.status}: {found.row.reason}"
+    return found.row.p50_ms, ""
+
+
+def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
+               runtimes: Sequence[str]) -> TableData:
+    """Report 000, 6.a: Model | test_acc | test_macro_f1 | total_train_time_s | train_loop_time | forward
+    p50 (ms) per runtime and device, graph models at full size (2708 nodes)."""
+    devices = sorted(set(bench.devices()) | {"cpu"}, key=lambda d: (d != "cpu", d))
+    columns = [Column("Model", align="left"), Column("test_acc", ".4f"), Column("test_macro_f1", ".4f"),
+               Column("total_train_time_s", ".2f"), Column("train_loop_time (s)", ".2f")]
+    columns += [Column(f"forward_ms p50 {rt}/{dev}", ".3f") for dev in devices for rt in runtimes]
+    rows = []
+    for model, label in CORA_LABELS.items():
+        notes = []
+        record = training.get(model)
+        if record is None:
+            cells: list[Cell] = [label, NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN]
+            notes.append(f"train: {train_command('cora', model)}")
+        else:
+            cells = [label, metric(record, "test_acc"), metric(record, "test_f1"),
+                     metric(record, "total_train_time_s"), metric(record, "train_loop_time")]
+        missing = []
+        for dev in devices:
+            for rt in runtimes:
+                found = _graph_row(bench, model, rt, dev)
+                cell, note = _forward_cell(found, model, rt, dev)
+                cells.append(cell)
+                if found is None:
+                    missing.append((rt, dev))
+                elif note:
+                    notes.append(note)
+        notes += _missing_runs_note(model, missing, runtimes)
+        rows.append(Row(tuple(cells), "; ".join(notes)))
+    notes = ["times: total_train_time_s = forward+backward+step summed over epochs; train_loop_time = wall "
+             "time of the loop incl. per-epoch evaluation",
+             "forward_ms p50 stands for the report's avg_forward_ms: median of the pytest-benchmark rounds "
+             "of a full-graph forward (2708 nodes); a cell is the newest run of that case"]
+    if "cuda" not in devices:
+        notes.append("the report's 6.a figures were on a GPU; no CUDA run is on file: "
+                     f"{run_command(list(CORA_LABELS), 'cuda')} on a CUDA machine")
+    if training:
+        notes.append(_seeds_note(list(training.values())))
+    notes += _benchmark_sources([b for b in bench.rows if b.row.model in CORA_LABELS])
+    return TableData("cora.synthesis", "Cora: synthesis (report 000, table 6.a)", tuple(columns), tuple(rows),
+                     tuple(notes))
+
+
+def _graph_row(bench: BenchmarkResults, model: str, runtime: str, device: str) -> BenchRow | None:
+    """The newest full-graph row of `model` on `runtime`/`device` (graph rows count nodes, not samples)."""
+    rows = [b for b in bench.rows if b.key[:3] == (model, runtime, device) and b.row.unit == "nodes"]
+    return max(rows, key=lambda b: b.row.batch) if rows else None
+
+
+def _missing_runs_note(model: str, missing: list[tuple[str, str]], runtimes: Sequence[str]) -> list[str]:
+    """One `bench run` command per device for the cases of `model` never timed."""
+    notes = []
+    for dev in dict.fromkeys(d for _, d in missing):
+        absent = [rt for rt, d in missing if d == dev]
+        named = () if len(absent) == len(runtimes) else absent
+        notes.append(f"benchmark: {run_command([model], dev, named)}")
+    return notes
+
+
+def _benchmark_sources(rows: Sequence[BenchRow]) -> list[str]:
+    """Notes naming the benchmark files and the weights behind `rows`."""
+    from bench.contention import CONTENDED_SHARE
+
+    files = sorted({str(b.source) for b in rows if b.source is not None})
+    weights = sorted({b.row.weights for b in rows if b.row.weights})
+    out = [f"benchmark files: {', '.join(files)}"] if files else []
+    contended = sorted({(str(b.source), b.foreign_cpu_share) for b in rows if b.source is not None
+                        and b.foreign_cpu_share is not None and b.foreign_cpu_share > CONTENDED_SHARE})
+    out += [f"contended: other processes used {share:.0%} of the CPUs while {Path(path).name} was timed"
+            for path, share in contended]
+    return out + ([f"weights benchmarked: {'; '.join(weights)}"] if weights else [])
+
+
+# --- MNIST, report 003: configurations and time to 97 % ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MnistConfiguration:
+    """One configuration of the MNIST CNN report and the `bench train` options that reproduce it."""
+
+    name: str
+    model: str
+    optimizer: str
+    lr: float
+    scheduler: str
+    options: str  # appended to `bench train mnist --model <model>`
+
+    def matches(self, config: dict[str, Any]) -> bool:
+        return (config.get("model") == self.model and config.get("optimizer") == self.optimizer
+                and abs(float(config.get("lr", 0)) - self.lr) < 1e-12
+                and config.get("scheduler", "none") == self.scheduler)
+
+
+MNIST_CONFIGURATIONS = (
+    MnistConfiguration("SGD", "mnist-cnn", "sgd-momentum", 0.01, "none", ""),
+    MnistConfiguration("SGD + BN", "mnist-cnn-bn", "sgd-momentum", 0.01, "none",
+                       "--set optimizer=sgd-momentum --lr 0.01"),
+    MnistConfiguration("Adam", "mnist-cnn", "adam", 0.001, "none", "--set optimizer=adam --lr 0.001"),
+    MnistConfiguration("Adam + BN", "mnist-cnn-bn", "adam", 0.001, "none", ""),
+    MnistConfiguration("Adam + BN + StepLR", "mnist-cnn-bn", "adam", 0.002, "step",
+                       "--lr 0.002 --set scheduler=step --set step_size=3 --set gamma=0.5"),
+)
+
+_OPTIMISER_NAMES = {"sgd": "SGD", "sgd-momentum": "SGD momentum", "adam": "Adam", "rmsprop": "RMSprop"}
+
+
+def _describe(config: dict[str, Any]) -> tuple[str, str, str]:
+    """(optimiser, BatchNorm, LR scheduler) cells of a training config."""
+    optimiser = f"{_OPTIMISER_NAMES.get(config.get('optimizer'), config.get('optimizer'))} " \
+                f"lr {float(config.get('lr', 0)):g}"
+    kwargs = config.get("model_kwargs") or {}
+    batchnorm = config.get("model") == "mnist-cnn-bn" or bool(kwargs.get("batchnorm"))
+    scheduler = "none"
+    if config.get("scheduler") == "step":
+        scheduler = f"StepLR(step {config.get('step_size')}, gamma {config.get('gamma')})"
+    return optimiser, "yes" if batchnorm else "no", scheduler
+
+
+@dataclass(frozen=True)
+class MnistRow:
+    """A configuration row: its record (None when not run), the command for it, the config it describes."""
+
+    name: str
+    record: TrainingRecord | None
+    command: str
+    config: dict[str, Any]  # the record's config, or the report's for a configuration not run
+
+
+def mnist_rows(training: dict[str, TrainingRecord]) -> list[MnistRow]:
+    """The report's five configurations first, then any other MNIST record on file under its description."""
+    out, used = [], set()
+    for conf in MNIST_CONFIGURATIONS:
+        record = next((r for r in training.values() if conf.matches(r.config)), None)
+        if record is not None:
+            used.add(record.model)
+        reported = {"model": conf.model, "optimizer": conf.optimizer, "lr": conf.lr,
+                    "scheduler": conf.scheduler, "step_size": 3, "gamma": 0.5}
+        out.append(MnistRow(conf.name, record, train_command("mnist", conf.model, conf.options),
+                            record.config if record else reported))
+    for model, record in sorted(training.items()):
+        if model not in used:
+            optimiser, _, scheduler = _describe(record.config)
+            name = f"{model} · {optimiser}" + ("" if scheduler == "none" else " · StepLR")
+            out.append(MnistRow(name, record, train_command("mnist", model), record.config))
+    return out
+
+
+def mnist_configuration_table(training: dict[str, TrainingRecord]) -> TableData:
+    """Report 003: Configuration | Optimiser | BatchNorm | LR scheduler | test accuracy | time | epochs."""
+    columns = (Column("Configuration", align="left"), Column("Model", align="left"),
+               Column("Optimiser", align="left"), Column("BatchNorm", align="left"),
+               Column("LR scheduler", align="left"), Column("test accuracy", ".2%"),
+               Column("total_train_time_s", ".1f"), Column("epochs"))
+    rows = []
+    for entry in mnist_rows(training):
+        described = (entry.name, entry.config["model"], *_describe(entry.config))
+        if entry.record is None:
+            rows.append(Row((*described, NOT_RUN, NOT_RUN, None), f"train: {entry.command}"))
+        else:
+            rows.append(Row((*described, metric(entry.record, "test_acc"),
+                             metric(entry.record, "total_train_time_s"), entry.config.get("epochs"))))
+    notes = ["the report trained 10 epochs at batch 128 (reported ~98.5 % SGD, ~99.0 % SGD+BN, ~99.2 % Adam, "
+             "~99.3 % Adam+BN, ~99.4 % Adam+BN+StepLR)",
+             "each `bench train` run replaces results/training/mnist/<model>.json: a model shows its latest "
+             "configuration only"]
+    if training:
+        notes.append(_seeds_note(list(training.values())))
+    return TableData("mnist.configurations", "MNIST CNN: configurations (report 003)", columns, tuple(rows),
+                     tuple(notes))
+
+
+def mnist_target_table(training: dict[str, TrainingRecord]) -> TableData:
+    """Report 003 recap: Configuration | time to 97 % (s) | epochs to 97 % | final test accuracy."""
+    target = next((r.runs[0]["metrics"].get("target_accuracy") for r in training.values()
+                   if r.runs[0]["metrics"].get("target_accuracy")), 0.97)
+    columns = (Column("Configuration", align="left"), Column(f"time to {target:.0%} val (s)", ".1f"),
+               Column(f"epochs to {target:.0%}", ".1f"), Column("final test accuracy", ".2%"))
+    rows = []
+    for entry in mnist_rows(training):
+        name, record = entry.name, entry.record
+        if record is None:
+            rows.append(Row((name, NOT_RUN, NOT_RUN, NOT_RUN), f"train: {entry.command}"))
+            continue
+        final = metric(record, "final_test_acc")
+        if "time_to_target_s" not in record.runs[0]["metrics"]:
+            rows.append(Row((name, "not measured", "not measured", final),
+                            f"retrain with --set target_accuracy={target:g}: {entry.command}"))
+        elif any(run["metrics"].get("time_to_target_s") is None for run in record.runs):
+            rows.append(Row((name, "not reached", "not reached", final),
+                            f"val accuracy stayed below {target:.0%} in at least one seed"))
+        else:
+            rows.append(Row((name, metric(record, "time_to_target_s"), metric(record, "epochs_to_target"),
+                             final)))
+    notes = (f"time to target = training compute time (forward+backward+step, s) until validation accuracy "
+             f"first reached {target:.0%}; final test accuracy = last epoch's weights",)
+    return TableData("mnist.time_to_target", f"MNIST CNN: time to {target:.0%} (report 003)", columns,
+                     tuple(rows), notes)
+
+
+# --- ESC-50 and CIFAR-100: training and grid searches -----------------------------------------------------
+
+_REPORTED = {"esc50": "the report's final run: best val acc 0.3425 (lr 0.02, wd 1e-5, channels [32,64,128], "
+                      "kernel 5, 15 epochs)",
+             "cifar100": "the report: test accuracy 58.4 %, test loss 1.54 (lr 0.01, wd 5e-4, "
+                         "blocks (3,3,3), width 16, 20 epochs)"}
+# The reports' grids (REFERENCE.md), as `bench sweep` arguments.
+_GRIDS = {"esc50": ("esc50-cnn", "--grid lr=0.005,0.01,0.02 --grid wd=1e-5,1e-4 "
+                                 "--grid 'channels=[[32,64,128],[48,96,192]]' --grid kernel_size=3,5 "
+                                 "--epochs 3"),
+          "cifar100": ("cifar100-bottleneck", "--grid lr=0.002,0.005,0.01 --grid wd=5e-5,5e-4 "
+                                              "--grid 'blocks=[[2,2,2],[3,3,3]]' --grid width=16,32")}
+_TITLES = {"esc50": "ESC-50", "cifar100": "CIFAR-100", "mnist": "MNIST", "cora": "Cora"}
+
+
+def training_table(dataset: str, training: dict[str, TrainingRecord]) -> TableData:
+    """Model | val_acc | test_acc | test_macro_f1 | test_loss | train times (s) | best epoch / epochs."""
+    columns = (Column("Model", align="left"), Column("val_acc", ".4f"), Column("test_acc", ".4f"),
+               Column("test_macro_f1", ".4f"), Column("test_loss", ".4f"),
+               Column("total_train_time_s", ".1f"), Column("train_loop_time (s)", ".1f"),
+               Column("best epoch / epochs", align="left"))
+    rows = []
+    for spec in models_for_dataset(dataset):
+        record = training.get(spec.name)
+        if record is None:
+            rows.append(Row((spec.name, *[NOT_RUN] * 6, None), f"train: {train_command(dataset, spec.name)}"))
+            continue
+        best = ", ".join(str(run["metrics"].get("best_epoch")) for run in record.runs)
+        rows.append(Row((spec.name, metric(record, "val_acc"), metric(record, "test_acc"),
+                         metric(record, "test_f1"), metric(record, "test_loss"),
+                         metric(record, "total_train_time_s"), metric(record, "train_loop_time"),
+                         f"{best} / {record.config.get('epochs')}")))
+    notes = [_REPORTED[dataset]] if dataset in _REPORTED else []
+    if training:
+        notes.append(_seeds_note(list(training.values())))
+    return TableData(f"{dataset}.training", f"{_TITLES[dataset]}: training", columns, tuple(rows),
+                     tuple(notes))
+
+
+def grid_tables(dataset: str, sweeps: Sequence[SweepRecord]) -> list[TableData]:
+    """The newest sweep of each model as the reports' grid table; 'not run' with the report's grid if none."""
+    if sweeps:
+        return [grid_table(dataset, sweep) for sweep in sweeps]
+    model, args = _GRIDS[dataset]
+    command = f"`bench sweep {model} {args}`"
+    if not _has_sweep_command():
+        command += " (`bench sweep` is not installed in this checkout yet)"
+    columns = (Column("Run", align="left"), Column("lr"), Column("weight_decay"), Column("val_acc"),
+               Column("val_loss"))
+    row = Row(("—", NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN), f"the report's grid: {command}")
+    return [TableData(f"{dataset}.grid", f"{_TITLES[dataset]}: grid search", columns, (row,),
+                      (f"no sweep of {dataset} in results/sweeps/",))]
+
+
+def grid_table(dataset: str, sweep: SweepRecord) -> TableData:
+    """Run | lr | weight_decay | other swept keys | val_acc | val_loss | val_macro_f1 | best epoch | time,
+    ranked by validation accuracy as `bench sweep` stored them."""
+    base = dict(sweep.data.get("base_config") or {})
+    keys = ["lr", "weight_decay"] + [k for k in sweep.grid if k not in ("lr", "weight_decay")]
+    swept = [Column(k.removeprefix("model_kwargs."), align="left") for k in keys]
+    columns = (Column("Run", align="left"), *swept,
+               Column("val_acc", ".4f"), Column("val_loss", ".4f"), Column("val_macro_f1", ".4f"),
+               Column("best epoch"), Column("total_train_time_s", ".1f"))
+    rows = []
+    for rank, point in enumerate(sweep.rows, start=1):
+        values = point.get("values") or {}
+        cells = [_plain_cell(values[k]) if k in values else _plain_cell(_lookup(base, k)) for k in keys]
+        rows.append(Row((str(rank), *cells, point.get("val_acc"), point.get("val_loss"), point.get("val_f1"),
+                         point.get("best_epoch"), point.get("total_train_time_s"))))
+    epochs = base.get("epochs")
+    notes = (f"{sweep.model}: runs ranked by val_acc (1 = best), {epochs} epoch(s) each, "
+             f"seed {base.get('seed')}; unswept values from the base config", f"sweep file: {sweep.path}")
+    return TableData(f"{dataset}.grid", f"{_TITLES[dataset]}: grid search ({sweep.model})", columns,
+                     tuple(rows), notes)
+
+
+def _has_sweep_command() -> bool:
+    return importlib.util.find_spec("bench.commands.sweep") is not None
+
+
+def _lookup(config: dict[str, Any], key: str) -> Any:
+    """`key` in a config dict; `model_kwargs.<k>` reaches into model_kwargs."""
+    top, _, sub = key.partition(".")
+    return (config.get("model_kwargs") or {}).get(sub) if top == "model_kwargs" and sub else config.get(key)
+
+
+def _plain_cell(value: Any) -> Cell:
+    """Scalars as they are, lists as compact text ('[32,64,128]')."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(str(_plain_cell(v)) for v in value) + "]"
+    return str(value)
+
+
+# --- benchmark summary, one table per device --------------------------------------------------------------
+
+
+def benchmark_table(rows: Sequence[BenchRow], device: str, models: Sequence[str] = ()) -> TableData:
+    """model | runtime | batch | unit | p50 ms | p99 ms | throughput/s | speedup vs eager [| peak memory MiB],
+    the newest row of each case on `device`; models given but never timed there appear as 'not run'."""
+    rows = [b for b in rows if b.row.device == device]
+    with_memory = any(b.peak_memory_bytes is not None for b in rows)
+    columns = [Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
+               Column("unit", align="left"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
+               Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f")]
+    if with_memory:
+        columns.append(Column("peak memory MiB", ".1f"))
+    out = []
+    timed = {b.row.model for b in rows}
+    for b in rows:
+        r = b.row
+        if r.status != "ok":
+            cells: list[Cell] = [r.model, r.runtime, r.batch, r.unit, r.status, r.status, None, None]
+            out.append(Row(tuple(cells + [None] * with_memory), r.reason))
+            continue
+        speedup = 1.0 if r.runtime == "eager" else r.speedup_vs_eager
+        cells = [r.model, r.runtime, r.batch, r.unit, r.p50_ms, r.p99_ms, r.throughput_per_s, speedup]
+        if with_memory:
+            peak = b.peak_memory_bytes
+            cells.append(None if peak is None else peak / MIB)
+        out.append(Row(tuple(cells)))
+    for model in models:
+        if model not in timed:
+            cells = [model, "all", None, "nodes" if get_model(model).is_graph else "samples",
+                     NOT_RUN, NOT_RUN, None, None]
+            out.append(Row(tuple(cells + [None] * with_memory), f"benchmark: {run_command([model], device)}"))
+    notes = ["p50/p99 over pytest-benchmark rounds; throughput = batch / p50; "
+             "speedup = eager p50 / this p50, same model, device and size, from the same run"]
+    if not with_memory:
+        notes.append("peak memory: not recorded by these runs (no peak_memory_bytes in the rows)")
+    else:
+        methods = sorted({str(b.extra["peak_memory_method"]) for b in rows
+                          if b.peak_memory_bytes is not None and b.extra.get("peak_memory_method")})
+        if methods:
+            notes.append(f"peak memory method: {'; '.join(methods)}")
+    notes += _benchmark_sources(rows)
+    return TableData(f"benchmark.{device}", f"Inference latency on {device}", tuple(columns), tuple(out),
+                     tuple(notes))
+
+
+def benchmark_tables(bench: BenchmarkResults, models: Sequence[str]) -> list[TableData]:
+    """One summary table per device on file (cpu, with 'not run' rows, when nothing is)."""
+    rows = [b for b in bench.rows if b.row.model in models]
+    devices = sorted({b.row.device for b in rows}, key=lambda d: (d != "cpu", d)) or ["cpu"]
+    return [benchmark_table(rows, device, models) for device in devices]
+
+
+
+def environment_table(environment: dict[str, Any], where: str) -> TableData:
+    """The hardware/software block (bench env's rows) as a two-column table; `where` says whose it is."""
+    from bench.report import environment_rows
+
+    rows = tuple(Row((label, value)) for label, value in environment_rows(environment))
+    return TableData("environment", f"Environment ({where})",
+                     (Column("item", align="left"), Column("value", align="left")), rows)
+
+
+def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
+    """Every synthesis table for `dataset` ("all": the four), then the benchmark summary per device,
+    environment first: the newest benchmark file's machine, else this machine's."""
+    from bench.report_inputs import load_benchmarks, load_sweeps, load_training
+    from bench.runtimes import runtime_names
+
+    datasets = DATASETS if dataset == "all" else (dataset,)
+    bench = load_benchmarks(results_dir)
+    if bench.environment is not None:
+        tables = [environment_table(bench.environment, f"where the newest benchmark ran: {bench.files[-1]}")]
+    else:
+        from bench.envinfo import collect_environment
+
+        tables = [environment_table(collect_environment(), "this machine; no benchmark file on record")]
+    for name in datasets:
+        training = load_training(results_dir, name)
+        if name == "cora":
+            tables.append(cora_table(training, bench, runtime_names()))
+        elif name == "mnist":
+            tables += [mnist_configuration_table(training), mnist_target_table(training)]
+        else:
+            tables += [training_table(name, training), *grid_tables(name, load_sweeps(results_dir, name))]
+    models = [spec.name for name in datasets for spec in models_for_dataset(name)]
+    return tables + benchmark_tables(bench, models)
+
+
+def run_table(rows: Sequence, device: str, json_path: Path | None) -> TableData:
+    """`bench run`'s own results as a summary table (rows of bench.results.ResultRow, its JSON if written)."""
+    from bench.report_inputs import file_rows, read_json
+
+    if json_path is not None:
+        return benchmark_table(file_rows(read_json(json_path), json_path), device)
+    return benchmark_table([BenchRow(r, None, {}) for r in rows], device)
