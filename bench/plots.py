@@ -1,0 +1,293 @@
+"""Report figures (matplotlib, no pyplot): latency, throughput, speedup, peak memory, training curves."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from bench.report_inputs import BenchRow, TrainingRecord
+from train.fileio import write_bytes
+
+MIB = 2**20
+FORMATS = ("png", "svg")
+LOG_SPAN = 30.0  # max/min ratio above which bar charts switch to a log axis
+_RUNTIME_COLOURS = {"eager": "#4C72B0", "torchscript": "#DD8452", "onnxruntime": "#55A868"}
+_OTHER_COLOURS = ("#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+_MODEL_COLOURS = ("#4C72B0", "#DD8452", "#55A868", *_OTHER_COLOURS)
+
+
+@dataclass
+class PlotOutcome:
+    """Files written (PNG and SVG per figure) and, per figure not drawn, why."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def save_figure(fig: Figure, folder: Path, stem: str) -> list[Path]:
+    """Write `fig` as <stem>.png (150 dpi) and <stem>.svg under `folder`, atomically; the paths written."""
+    paths = []
+    for fmt in FORMATS:
+        buffer = io.BytesIO()
+        # No date in the SVG: the same results give the same file.
+        fig.savefig(buffer, format=fmt, dpi=150, metadata={"Date": None} if fmt == "svg" else None)
+        paths.append(write_bytes(Path(folder) / f"{stem}.{fmt}", buffer.getvalue()))
+    return paths
+
+
+def runtime_colour(runtime: str, runtimes: Sequence[str]) -> str:
+    """A fixed colour per known runtime, so every figure agrees; others in order."""
+    if runtime in _RUNTIME_COLOURS:
+        return _RUNTIME_COLOURS[runtime]
+    others = [r for r in runtimes if r not in _RUNTIME_COLOURS]
+    return _OTHER_COLOURS[others.index(runtime) % len(_OTHER_COLOURS)]
+
+
+def _log_axis(axis, suffix: str = "", compact: bool = False) -> None:
+    """Log scale ticked at 1, 2, 5 × 10^k with plain numbers ('0.05', '200'; '20k' when `compact`),
+    no minor labels."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: (_compact(v) if compact else f"{v:g}") + suffix))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _value_axis(ax, values: Sequence[float], suffix: str = "") -> str:
+    """Log scale when `values` span more than LOG_SPAN (bars of 0.01 ms and 5 s side by side), else linear
+    from zero, where bar lengths compare honestly; returns the scale's name for the axis label."""
+    positive = [v for v in values if v and v > 0]
+    if positive and max(positive) / min(positive) > LOG_SPAN:
+        ax.set_yscale("log")
+        _log_axis(ax.yaxis, suffix)
+        return "log scale"
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}{suffix}"))
+    return "linear"
+
+
+def _compact(value: float) -> str:
+    """200 -> '200', 20000 -> '20k', 2e6 -> '2M', 0.05 -> '0.05'."""
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:g}{unit}"
+    return f"{value:g}"
+
+
+def _ratio_label(value: float) -> str:
+    """2.714 -> '2.71×', 128.3 -> '128×'."""
+    return f"{value:.0f}×" if value >= 10 else f"{value:.2f}×"
+
+
+def _size_label(row: BenchRow) -> str:
+    return f"{row.row.batch} nodes" if row.row.unit == "nodes" else f"batch {row.row.batch}"
+
+
+def _groups(rows: Sequence[BenchRow]) -> list[tuple[str, int]]:
+    """(model, size) in the order the rows came, each once."""
+    return list(dict.fromkeys((b.row.model, b.row.batch) for b in rows))
+
+
+def _runtimes(rows: Sequence[BenchRow]) -> list[str]:
+    """Runtimes present, eager first."""
+    return sorted({b.row.runtime for b in rows}, key=lambda r: (r != "eager", r))
+
+
+def _grouped_bars(ax, rows: Sequence[BenchRow], runtimes: Sequence[str], value, whisker=None,
+                  label_fmt=None) -> None:
+    """One group of bars per (model, size), one bar per runtime; `value(row)` is the bar height, `whisker`
+    (optional) the top of an error bar drawn from the bar's top, `label_fmt` (optional) writes each height
+    above its bar."""
+    groups = _groups(rows)
+    by_key = {(b.row.model, b.row.batch, b.row.runtime): b for b in rows}
+    width = 0.8 / len(runtimes)
+    for i, runtime in enumerate(runtimes):
+        xs, heights, upper = [], [], []
+        for g, (model, size) in enumerate(groups):
+            b = by_key.get((model, size, runtime))
+            if b is None or value(b) is None:
+                continue
+            xs.append(g - 0.4 + width * (i + 0.5))
+            heights.append(value(b))
+            upper.append(max(whisker(b) - value(b), 0.0) if whisker else 0.0)
+        yerr = [[0.0] * len(xs), upper] if whisker else None
+        bars = ax.bar(xs, heights, width, yerr=yerr, capsize=3, label=runtime,
+                      color=runtime_colour(runtime, runtimes),
+                      error_kw={"elinewidth": 1, "ecolor": "#333333"})
+        if label_fmt:
+            ax.bar_label(bars, labels=[label_fmt(h) for h in heights], fontsize=7, padding=2)
+    labels = []
+    for model, size in groups:
+        sample = next(b for b in rows if (b.row.model, b.row.batch) == (model, size))
+        labels.append(f"{model}\n{_size_label(sample)}")
+    ax.set_xticks(range(len(groups)), labels, fontsize=8)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _bar_figure(groups: int) -> tuple[Figure, object]:
+    fig = Figure(figsize=(max(6.0, 1.3 * groups + 2.0), 4.8), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def latency_figure(rows: Sequence[BenchRow], device: str) -> Figure:
+    """Bars at p50 with whiskers up to p99, per runtime, for every (model, size) on `device`; log scale."""
+    runtimes = _runtimes(rows)
+    fig, ax = _bar_figure(len(_groups(rows)))
+    _grouped_bars(ax, rows, runtimes, lambda b: b.row.p50_ms, lambda b: b.row.p99_ms)
+    scale = _value_axis(ax, [b.row.p50_ms for b in rows] + [b.row.p99_ms for b in rows])
+    ax.set_ylabel(f"latency per call (ms, {scale})")
+    ax.set_title(f"Inference latency on {device}: bars p50, whiskers up to p99")
+    ax.legend(title="runtime", fontsize=8)
+    return fig
+
+
+def speedup_figure(rows: Sequence[BenchRow], device: str) -> Figure:
+    """Eager p50 / runtime p50 per (model, size), non-eager runtimes; a line marks eager's 1×."""
+    others = [b for b in rows if b.row.runtime != "eager" and b.row.speedup_vs_eager is not None]
+    runtimes = _runtimes(others)
+    fig, ax = _bar_figure(len(_groups(others)))
+    _grouped_bars(ax, others, runtimes, lambda b: b.row.speedup_vs_eager, label_fmt=_ratio_label)
+    ax.axhline(1.0, color="#333333", linestyle="--", linewidth=1, label="eager (1×)")
+    scale = _value_axis(ax, [1.0] + [b.row.speedup_vs_eager for b in others], "×")
+    ax.margins(y=0.12)
+    ax.set_ylabel(f"speedup vs eager (× at p50, {scale}; above 1 = faster)")
+    ax.set_title(f"Speedup over eager PyTorch on {device}")
+    ax.legend(title="runtime", fontsize=8)
+    return fig
+
+
+def memory_figure(rows: Sequence[BenchRow], device: str) -> Figure:
+    """Peak memory of the measured run (MiB) per runtime, for every (model, size) that recorded one."""
+    measured = [b for b in rows if b.peak_memory_bytes is not None]
+    runtimes = _runtimes(measured)
+    fig, ax = _bar_figure(len(_groups(measured)))
+    _grouped_bars(ax, measured, runtimes, lambda b: b.peak_memory_bytes / MIB, label_fmt=lambda v: f"{v:.3g}")
+    ax.set_ylabel("peak memory above baseline (MiB)")
+    methods = sorted({str(b.extra.get("peak_memory_method", "method not recorded")) for b in measured})
+    ax.set_title(f"Peak memory by runtime on {device}\n({'; '.join(methods)})", fontsize=10)
+    ax.legend(title="runtime", fontsize=8)
+    return fig
+
+
+def throughput_figure(rows: Sequence[BenchRow], device: str) -> Figure:
+    """Samples per second (at p50) against batch size, one panel per model, one line per runtime."""
+    models = list(dict.fromkeys(b.row.model for b in rows))
+    runtimes = _runtimes(rows)
+    cols = min(3, len(models))
+    nrows = -(-len(models) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.4 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, cols, squeeze=False)
+    for ax, model in zip(axes.flat, models, strict=False):
+        for runtime in runtimes:
+            points = sorted((b.row.batch, b.row.throughput_per_s) for b in rows
+                            if b.row.model == model and b.row.runtime == runtime)
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", label=runtime,
+                        color=runtime_colour(runtime, runtimes))
+        sizes = sorted({b.row.batch for b in rows if b.row.model == model})
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yscale("log")
+        _log_axis(ax.yaxis, compact=True)
+        ax.set_title(model, fontsize=10)
+        ax.set_xlabel("batch size (samples, log scale)")
+        ax.set_ylabel("throughput (samples/s, log)")
+        ax.grid(which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(models):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Throughput vs batch size on {device} (at p50 latency)")
+    return fig
+
+
+def training_figure(dataset: str, records: Sequence[TrainingRecord]) -> Figure:
+    """Loss and accuracy per epoch of each model's selected seed: train solid, validation dashed."""
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for i, record in enumerate(records):
+        history = selected_history(record)
+        colour = _MODEL_COLOURS[i % len(_MODEL_COLOURS)]
+        epochs = [h["epoch"] for h in history]
+        for ax, key in ((loss_ax, "loss"), (acc_ax, "acc")):
+            ax.plot(epochs, [h[f"train_{key}"] for h in history], color=colour, label=f"{record.model} train")
+            ax.plot(epochs, [h[f"val_{key}"] for h in history], color=colour, linestyle="--",
+                    label=f"{record.model} val")
+    loss_ax.set_ylabel("cross-entropy loss")
+    loss_ax.set_title("Loss per epoch")
+    acc_ax.set_ylabel("accuracy (fraction correct)")
+    acc_ax.set_title("Accuracy per epoch")
+    for ax in (loss_ax, acc_ax):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Training curves: {dataset} (solid: train, dashed: validation)")
+    return fig
+
+
+def selected_history(record: TrainingRecord) -> list[dict]:
+    """Per-epoch history of the seed whose checkpoint was kept (the first seed if it is not named)."""
+    selected = record.data.get("selected_seed")
+    run = next((r for r in record.runs if r["config"].get("seed") == selected), record.runs[0])
+    return list(run.get("history") or [])
+
+
+def write_benchmark_plots(rows: Sequence[BenchRow], folder: Path, outcome: PlotOutcome) -> None:
+    """Latency, speedup, throughput and peak-memory figures per device (measured rows only)."""
+    measured = [b for b in rows if b.row.status == "ok"]
+    if not measured:
+        outcome.skipped.append("benchmark plots: no measured benchmark row on file (run `bench run`)")
+        return
+    for device in sorted({b.row.device for b in measured}, key=lambda d: (d != "cpu", d)):
+        on_device = [b for b in measured if b.row.device == device]
+        outcome.written += save_figure(latency_figure(on_device, device), folder, f"latency_{device}")
+        if any(b.row.runtime != "eager" and b.row.speedup_vs_eager for b in on_device):
+            outcome.written += save_figure(speedup_figure(on_device, device), folder, f"speedup_{device}")
+        else:
+            outcome.skipped.append(f"speedup_{device}: no runtime was timed beside eager on the same case")
+        batched = [b for b in on_device if b.row.unit == "samples"]
+        if batched:
+            outcome.written += save_figure(throughput_figure(batched, device), folder, f"throughput_{device}")
+        else:
+            outcome.skipped.append(f"throughput_{device}: only graph models (one full-graph size) were timed")
+        if any(b.peak_memory_bytes is not None for b in on_device):
+            outcome.written += save_figure(memory_figure(on_device, device), folder, f"memory_{device}")
+        else:
+            outcome.skipped.append(f"memory_{device}: the benchmark rows hold no peak_memory_bytes "
+                                   "(this `bench run` did not record peak memory)")
+
+
+def write_training_plots(dataset: str, records: Sequence[TrainingRecord], folder: Path,
+                         outcome: PlotOutcome) -> None:
+    """One training-curve figure for `dataset` when any record holds per-epoch history."""
+    with_history = [r for r in records if selected_history(r)]
+    if with_history:
+        outcome.written += save_figure(training_figure(dataset, with_history), folder, f"training_{dataset}")
+    else:
+        outcome.skipped.append(f"training_{dataset}: no training metrics with per-epoch history "
+                               f"(run `bench train {dataset}`)")
+
+
+def write_report_plots(results_dir: Path, dataset: str = "all") -> PlotOutcome:
+    """Every figure `bench report --plots` draws for `dataset` ("all": the four), under <results>/reports/."""
+    from bench.report_inputs import load_benchmarks, load_training
+    from bench.synthesis import DATASETS
+    from train.registry import models_for_dataset
+
+    datasets = DATASETS if dataset == "all" else (dataset,)
+    folder = Path(results_dir) / "reports"
+    models = {spec.name for name in datasets for spec in models_for_dataset(name)}
+    outcome = PlotOutcome()
+    rows = [b for b in load_benchmarks(results_dir).rows if b.row.model in models]
+    write_benchmark_plots(rows, folder, outcome)
+    for name in datasets:
+        records = load_training(results_dir, name)
+        ordered = [records[spec.name] for spec in models_for_dataset(name) if spec.name in records]
+        ordered += [r for m, r in records.items() if r not in ordered]  # models no longer registered
+        write_training_plots(name, ordered, folder, outcome)
+    return outcome
