@@ -59,6 +59,10 @@ def _register_commands() -> None:
     app.command("sanity")(sanity.sanity)
     app.command("baselines")(baselines.baselines)
 
+    from bench.commands import report
+
+    app.command("report")(report.report)
+
 
 _register_commands()
 

@@ -1,0 +1,223 @@
+"""`bench report` from a fixture results folder: every format, gaps as 'not run' with their command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from report_fixtures import case, make_results, write_benchmark, write_training
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.render import render_text, to_markdown
+from bench.report_inputs import load_benchmarks
+from bench.tabular import Column, Row, Stat, TableData, cell_text
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def results(tmp_path):
+    return make_results(tmp_path)
+
+
+def _report(results, *args: str):
+    result = runner.invoke(app, ["report", "--results-dir", str(results), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _tables(results, dataset: str = "all") -> dict:
+    text = _report(results, "--dataset", dataset, "--format", "json")
+    return {t["key"]: t for t in json.loads(text)["tables"]}
+
+
+def _split_cells(line: str) -> list[str]:
+    """A markdown table line's cells (escaped pipes stay inside their cell)."""
+    assert line.startswith("| ") and line.endswith(" |"), line
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line[1:-1])]
+
+
+def _markdown_tables(text: str) -> list[list[list[str]]]:
+    """Every block of consecutive `|` lines, as rows of cells."""
+    blocks, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(_split_cells(line))
+        elif current:
+            blocks.append(current)
+            current = []
+    return blocks
+
+
+def test_markdown_is_a_github_table_per_section(results):
+    text = _report(results, "--format", "markdown")
+    blocks = _markdown_tables(text)
+    assert len(blocks) == len(_tables(results))
+    for block in blocks:
+        header, separator, *rows = block
+        assert all(re.fullmatch(r":?---:?", cell) for cell in separator)
+        assert all(len(row) == len(header) == len(separator) for row in rows)
+        assert rows, "a table without rows"
+    assert "**Cora: synthesis (report 000, table 6.a)**" in text
+
+
+def test_cora_synthesis_numbers_and_gaps(results):
+    table = _tables(results, "cora")["cora.synthesis"]
+    rows = {r["Model"]: r for r in table["rows"]}
+    assert table["columns"][:5] == ["Model", "test_acc", "test_macro_f1", "total_train_time_s",
+                                    "train_loop_time (s)"]
+    gcn = rows["GCN"]
+    assert gcn["test_acc"]["mean"] == pytest.approx(0.808) and gcn["test_acc"]["n"] == 2
+    assert gcn["forward_ms p50 eager/cpu"] == pytest.approx(4.0)
+    assert gcn["forward_ms p50 onnxruntime/cpu"] == pytest.approx(2.0)
+    assert gcn["forward_ms p50 torchscript/cpu"] == "skipped"
+    assert "torchscript/cpu skipped: torchscript: export failed: test" in gcn["note"]
+    mlp = rows["MLP"]
+    assert mlp["test_acc"]["mean"] == pytest.approx(0.575)
+    assert mlp["forward_ms p50 eager/cpu"] == pytest.approx(0.8)
+    assert mlp["forward_ms p50 onnxruntime/cpu"] == "not run"
+    assert "`bench run --models cora-mlp --runtimes onnxruntime,torchscript --device cpu`" in mlp["note"]
+    sage = rows["GraphSAGE"]
+    assert sage["test_acc"] == "not run" and sage["forward_ms p50 eager/cpu"] == "not run"
+    assert "`bench train cora --model cora-sage`" in sage["note"]
+    assert "`bench run --models cora-sage --device cpu`" in sage["note"]
+
+
+def test_markdown_row_shows_mean_std_and_not_run(results):
+    text = _report(results, "--dataset", "cora", "--format", "markdown")
+    gcn = next(line for line in text.splitlines() if line.startswith("| GCN "))
+    assert _split_cells(gcn)[1:3] == ["0.8080 ± 0.0071", "0.7880 ± 0.0071"]
+    sage = next(line for line in text.splitlines() if line.startswith("| GraphSAGE "))
+    assert _split_cells(sage)[1] == "not run"
+
+
+def test_csv_blocks_parse_with_the_csv_module(results):
+    text = _report(results, "--format", "csv")
+    blocks = [b for b in text.split("\n\n") if b.strip()]
+    tables = _tables(results)
+    assert len(blocks) == len(tables)
+    for block in blocks:
+        comment, body = block.split("\n", 1)
+        key = comment.removeprefix("# ").split(":", 1)[0]
+        rows = list(csv.reader(io.StringIO(body)))
+        header, *data = rows
+        assert header[: len(tables[key]["columns"])] == tables[key]["columns"]
+        assert data and all(len(r) == len(header) for r in data)
+    cora = next(b for b in blocks if b.startswith("# cora.synthesis"))
+    rows = {r[0]: r for r in csv.reader(io.StringIO(cora.split("\n", 1)[1]))}
+    assert rows["GraphSAGE"][1] == "not run" and "bench train cora --model cora-sage" in rows["GraphSAGE"][-1]
+
+
+def test_json_keeps_raw_numbers(results):
+    tables = _tables(results)
+    assert list(tables)[0] == "environment"
+    env = {r["item"]: r["value"] for r in tables["environment"]["rows"]}
+    assert env["CPU"] == "Test CPU" and "20261123T110000Z_cpu.json" in tables["environment"]["title"]
+    bench = {(r["model"], r["runtime"], r["batch"]): r for r in tables["benchmark.cpu"]["rows"]}
+    assert bench[("mnist-mlp", "onnxruntime", 64)]["speedup vs eager"] == pytest.approx(4.0)
+    assert bench[("cifar100-bottleneck", "all", None)]["p50 ms"] == "not run"
+
+
+def test_newest_file_wins_per_case_and_older_cases_stay(results):
+    rows = {r.key: r for r in load_benchmarks(results).rows}
+    assert rows[("mnist-mlp", "eager", "cpu", 64)].row.p50_ms == pytest.approx(0.4)  # newer file
+    assert rows[("mnist-mlp", "eager", "cpu", 64)].source.name == "20261123T110000Z_cpu.json"
+    assert rows[("mnist-mlp", "onnxruntime", "cpu", 1)].row.p50_ms == pytest.approx(0.02)  # only in the older
+
+
+def test_mnist_configurations_and_time_to_target(results):
+    tables = _tables(results, "mnist")
+    configs = {r["Configuration"]: r for r in tables["mnist.configurations"]["rows"]}
+    assert list(configs)[:5] == ["SGD", "SGD + BN", "Adam", "Adam + BN", "Adam + BN + StepLR"]
+    step = configs["Adam + BN + StepLR"]
+    assert step["test accuracy"]["mean"] == pytest.approx(0.994) and step["LR scheduler"].startswith("StepLR")
+    assert configs["SGD"]["test accuracy"] == "not run" and "`bench train mnist --model mnist-cnn`" in \
+        configs["SGD"]["note"]
+    assert configs["mnist-mlp · SGD lr 0.01"]["BatchNorm"] == "no"
+    target = {r["Configuration"]: r for r in tables["mnist.time_to_target"]["rows"]}
+    assert target["Adam + BN + StepLR"]["time to 97% val (s)"]["mean"] == pytest.approx(12.5)
+    assert target["mnist-mlp · SGD lr 0.01"]["time to 97% val (s)"] == "not measured"
+    assert "target_accuracy=0.97" in target["mnist-mlp · SGD lr 0.01"]["note"]
+
+
+def test_grid_tables_from_sweeps_and_gaps(results):
+    tables = _tables(results)
+    grid = tables["esc50.grid"]
+    assert grid["columns"][:4] == ["Run", "lr", "weight_decay", "kernel_size"]
+    first = grid["rows"][0]
+    assert (first["Run"], first["lr"], first["kernel_size"], first["weight_decay"]) == ("1", 0.02, 5, 1e-5)
+    assert [r["val_acc"] for r in grid["rows"]] == sorted((r["val_acc"] for r in grid["rows"]), reverse=True)
+    cifar = tables["cifar100.grid"]["rows"][0]
+    assert cifar["val_acc"] == "not run" and "bench sweep cifar100-bottleneck --grid lr=0.002,0.005,0.01" in \
+        cifar["note"]
+    assert tables["esc50.training"]["rows"][0]["test_acc"] == "not run"
+
+
+def test_rich_output_names_every_table(results):
+    text = _report(results, "--dataset", "cora")
+    assert "Cora: synthesis" in text and "Inference latency on cpu" in text and "not run" in text
+    assert "note" in text and "GraphSAGE" in text
+
+
+def test_empty_results_dir_is_all_not_run(tmp_path):
+    (tmp_path / "results").mkdir()
+    tables = _tables(tmp_path / "results")
+    assert tables["environment"]["title"].startswith("Environment (this machine")
+    cora = tables["cora.synthesis"]["rows"]
+    assert all(r["test_acc"] == "not run" for r in cora)
+    assert {r["model"] for r in tables["benchmark.cpu"]["rows"]} >= {"cora-gcn", "mnist-cnn"}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    (["--format", "html"], "unknown format 'html'"),
+])
+def test_bad_options_are_one_line_exit_2(results, args, message):
+    result = runner.invoke(app, ["report", "--results-dir", str(results), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert result.output.strip().count("\n") == 0
+
+
+def test_missing_results_dir_and_corrupt_file_are_errors(tmp_path):
+    result = runner.invoke(app, ["report", "--results-dir", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "no results directory" in result.output
+    bad = tmp_path / "results" / "training" / "cora" / "cora-gcn.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    result = runner.invoke(app, ["report", "--results-dir", str(tmp_path / "results")])
+    assert result.exit_code == 2 and "cora-gcn.json is not valid JSON" in result.output
+
+
+def test_markdown_escapes_pipes_and_newlines():
+    table = TableData("t", "a | b", (Column("x", align="left"), Column("y", ".2f")),
+                      (Row(("p|q", 1.234), "line one\nline two"), Row(("r", None))))
+    text = to_markdown(table)
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    assert all(len(_split_cells(line)) == 3 for line in lines)
+    assert "p\\|q" in text and "line one line two" in text and "| — |" in text
+
+
+def test_cells_format_stats_and_numbers():
+    assert cell_text(Stat(0.8, 0.01, 3), ".4f") == "0.8000 ± 0.0100"
+    assert cell_text(Stat(0.8, 0.0, 1), ".4f") == "0.8000"
+    assert cell_text(1234.5, ",.0f") == "1,234" or cell_text(1234.5, ",.0f") == "1,235"
+    assert cell_text(None) == "—" and cell_text("not run") == "not run"
+    with pytest.raises(ValueError, match="a row has 1 cells"):
+        TableData("t", "t", (Column("a"), Column("b")), (Row(("x",)),))
+    assert render_text([], "json") == '{\n  "tables": []\n}\n'
+
+
+def test_graph_rows_use_full_size_and_a_cuda_file_adds_columns(results):
+    write_benchmark(results, "20261123T120000Z", [case("cora-gcn", "eager", 2708, 1.5, device="cuda",
+                                                      unit="nodes")], device="cuda")
+    write_training(results, "cora", "cora-sage", (0.74,))
+    table = _tables(results, "cora")["cora.synthesis"]
+    assert "forward_ms p50 eager/cuda" in table["columns"]
+    rows = {r["Model"]: r for r in table["rows"]}
+    assert rows["GCN"]["forward_ms p50 eager/cuda"] == pytest.approx(1.5)
+    assert rows["GraphSAGE"]["test_acc"]["mean"] == pytest.approx(0.74)
+    assert not any("no CUDA run is on file" in n for n in table["notes"])
