@@ -116,3 +116,18 @@ def test_on_real_cora(tmp_path):
     seeds = data.train_mask.nonzero().view(-1)[:64]
     torch.manual_seed(42)
     _check(data, seeds, [10, 5], _sample(data, seeds, [10, 5]))
+
+
+def test_graph_tasks_leave_the_shared_graph_where_it_was():
+    # Data.to() moves in place; a task moving its graph to the GPU must not move the cached original
+    # ("meta" stands in for CUDA on a CPU-only machine).
+    from train.config import configs_for
+    from train.tasks import FullGraphTask, SampledGraphTask
+
+    data = _graph()
+    data.train_mask = torch.ones(data.num_nodes, dtype=torch.bool)
+    full = FullGraphTask(data, True, torch.device("meta"), 2)
+    (cfg,) = configs_for("cora", ["cora-sage"])
+    sampled = SampledGraphTask(data, cfg, torch.device("meta"), 2)
+    assert data.x.device.type == "cpu" and full.data.x.device.type == "meta"
+    assert sampled.data.x.device.type == "meta" and sampled.loader.data.x.device.type == "cpu"

@@ -6,6 +6,7 @@ time spent waiting for data, so `compute_s` is what the reports call the trainin
 
 from __future__ import annotations
 
+import copy
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -113,7 +114,8 @@ class FullGraphTask(Task):
     """Cora full batch: one step per epoch on the whole graph, loss on the train mask."""
 
     def __init__(self, data: Data, uses_edges: bool, device: torch.device, num_classes: int) -> None:
-        self.data = data.to(device)
+        # Data.to() moves in place: copy first so the loaded graph, shared by models, stays put.
+        self.data = copy.copy(data).to(device)
         self.uses_edges = uses_edges
         self.device = device
         self.num_classes = num_classes
@@ -173,7 +175,8 @@ class SampledGraphTask(FullGraphTask):
     def __init__(self, data: Data, cfg: TrainConfig, device: torch.device, num_classes: int) -> None:
         super().__init__(data, True, device, num_classes)
         # Sampling runs on CPU from a CPU copy of the graph, as PyG's loaders do.
-        self.loader = neighbor_loader(data.cpu(), data.train_mask.cpu(), cfg.num_neighbors, cfg.batch_size,
+        on_cpu = copy.copy(data).cpu()
+        self.loader = neighbor_loader(on_cpu, on_cpu.train_mask, cfg.num_neighbors, cfg.batch_size,
                                       shuffle=True, num_workers=cfg.num_workers)
 
     def train_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> TrainEpoch:
