@@ -9,8 +9,11 @@ import typer
 from bench.console import err, out
 from bench.contention import CONTENDED_SHARE
 from bench.devices import default_threads
+from bench.render import check_format, render_text
 from bench.report import RunProgress, latency_table, run_caption
 from bench.runner import RunConfig, run_benchmarks
+from bench.synthesis import run_table
+from bench.tb_results import log_benchmark
 
 
 def run(
@@ -26,6 +29,9 @@ def run(
     warmup: int = typer.Option(10, "--warmup", help="Untimed calls before timing each case."),
     max_time: float = typer.Option(1.0, "--max-time", help="Seconds of timed rounds per case."),
     min_rounds: int = typer.Option(5, "--min-rounds", help="Timed rounds per case at least."),
+    fmt: str = typer.Option("rich", "--format", help="rich, markdown, csv or json (the table on stdout)."),
+    tensorboard: bool = typer.Option(False, "--tensorboard",
+                                     help="Also log the rows to <results>/runs/bench/<time> (TensorBoard)."),
 ) -> None:
     """Time every model × runtime × batch size; save results/benchmarks/<UTC time>_<device>.json."""
     config = RunConfig.from_text(
@@ -33,10 +39,18 @@ def run(
         threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
         min_rounds=min_rounds,
     )
+    check_format(fmt)
     with RunProgress(err) as progress:
         outcome = run_benchmarks(config, on_event=progress.update)
     caption = run_caption(outcome.rows, outcome.json_path, config.threads, outcome.foreign_cpu_share)
-    out.print(latency_table(outcome.rows, config.device, caption=caption))
+    if fmt == "rich":
+        out.print(latency_table(outcome.rows, config.device, caption=caption))
+    else:
+        typer.echo(render_text([run_table(outcome.rows, config.device, outcome.json_path)], fmt), nl=False)
+    if tensorboard and outcome.json_path is not None:
+        logged = log_benchmark(outcome.json_path, config.results_dir / "runs" / "bench")
+        err.print(f"TensorBoard: {logged} (tensorboard --logdir {config.results_dir / 'runs'})",
+                  markup=False, highlight=False)
     if outcome.foreign_cpu_share > CONTENDED_SHARE:
         err.print(f"warning: other processes used {outcome.foreign_cpu_share:.0%} of the CPUs while timing; "
                   "these numbers are contended (multi-threaded ones most)", markup=False, highlight=False)

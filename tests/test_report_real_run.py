@@ -1,0 +1,35 @@
+"""The real `bench run` JSON feeds `bench report`; `bench run --format markdown --tensorboard` end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from typer.testing import CliRunner
+
+from bench.cli import app
+
+FAST_CLI = ["--threads", "1", "--warmup", "1", "--max-time", "0.01", "--min-rounds", "2"]
+
+
+def test_run_markdown_and_tensorboard_then_report_reads_the_json(mnist_mlp_results, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(mnist_mlp_results / "exports", results / "exports")
+    runner = CliRunner()
+    ran = runner.invoke(app, ["run", "--models", "mnist-mlp", "--batch-sizes", "1", "--results-dir",
+                              str(results), "--format", "markdown", "--tensorboard", *FAST_CLI])
+    assert ran.exit_code == 0, ran.output
+    lines = [line for line in ran.stdout.splitlines() if line.startswith("| mnist-mlp ")]
+    assert sorted(line.split(" | ")[1] for line in lines) == ["eager", "onnxruntime", "torchscript"]
+    [logged] = list((results / "runs" / "bench").iterdir())
+    assert f"TensorBoard: {logged}" in ran.stderr
+    assert any(p.name.startswith("events.out.tfevents") for p in logged.iterdir())
+
+    reported = runner.invoke(app, ["report", "--results-dir", str(results), "--dataset", "mnist",
+                                   "--format", "json"])
+    assert reported.exit_code == 0, reported.output
+    tables = {t["key"]: t for t in json.loads(reported.stdout)["tables"]}
+    rows = [r for r in tables["benchmark.cpu"]["rows"] if r["model"] == "mnist-mlp"]
+    assert sorted(r["runtime"] for r in rows) == ["eager", "onnxruntime", "torchscript"]
+    assert all(r["p50 ms"] > 0 and r["p99 ms"] >= r["p50 ms"] for r in rows)
+    assert tables["environment"]["rows"][0]["item"] == "OS"
