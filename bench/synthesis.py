@@ -274,20 +274,22 @@ _GRIDS = {"esc50": ("esc50-cnn", "--grid lr=0.005,0.01,0.02 --grid wd=1e-5,1e-4 
 _TITLES = {"esc50": "ESC-50", "cifar100": "CIFAR-100", "mnist": "MNIST", "cora": "Cora"}
 
 
-def training_table(dataset: str, training: dict[str, TrainingRecord]) -> TableData:
-    """Model | val_acc | test_acc | test_macro_f1 | test_loss | train times (s) | best epoch / epochs."""
+def training_table(dataset: str, training: dict[str, TrainingRecord],
+                   models: Sequence[str] | None = None) -> TableData:
+    """Model | val_acc | test_acc | test_macro_f1 | test_loss | train times (s) | best epoch / epochs, one row
+    per model (default: every registered model of `dataset`, 'not run' where no record is on file)."""
     columns = (Column("Model", align="left"), Column("val_acc", ".4f"), Column("test_acc", ".4f"),
                Column("test_macro_f1", ".4f"), Column("test_loss", ".4f"),
                Column("total_train_time_s", ".1f"), Column("train_loop_time (s)", ".1f"),
                Column("best epoch / epochs", align="left"))
     rows = []
-    for spec in models_for_dataset(dataset):
-        record = training.get(spec.name)
+    for name in models if models is not None else [spec.name for spec in models_for_dataset(dataset)]:
+        record = training.get(name)
         if record is None:
-            rows.append(Row((spec.name, *[NOT_RUN] * 6, None), f"train: {train_command(dataset, spec.name)}"))
+            rows.append(Row((name, *[NOT_RUN] * 6, None), f"train: {train_command(dataset, name)}"))
             continue
         best = ", ".join(str(run["metrics"].get("best_epoch")) for run in record.runs)
-        rows.append(Row((spec.name, metric(record, "val_acc"), metric(record, "test_acc"),
+        rows.append(Row((name, metric(record, "val_acc"), metric(record, "test_acc"),
                          metric(record, "test_f1"), metric(record, "test_loss"),
                          metric(record, "total_train_time_s"), metric(record, "train_loop_time"),
                          f"{best} / {record.config.get('epochs')}")))
@@ -450,3 +452,14 @@ def run_table(rows: Sequence, device: str, json_path: Path | None) -> TableData:
     if json_path is not None:
         return benchmark_table(file_rows(read_json(json_path), json_path), device)
     return benchmark_table([BenchRow(r, None, {}) for r in rows], device)
+
+
+def trained_table(dataset: str, reports: Sequence) -> TableData:
+    """`bench train`'s own results (train.runner.ModelReport objects) as the training table."""
+    records = {}
+    for r in reports:
+        runs = [{"config": run.config.to_dict(), "metrics": run.metrics, "history": run.history}
+                for run in r.runs]
+        data = {"model": r.model, "summary": r.summary, "runs": runs}
+        records[r.model] = TrainingRecord(r.metrics_path, data)
+    return training_table(dataset, records, [r.model for r in reports])

@@ -33,3 +33,16 @@ def test_run_markdown_and_tensorboard_then_report_reads_the_json(mnist_mlp_resul
     assert sorted(r["runtime"] for r in rows) == ["eager", "onnxruntime", "torchscript"]
     assert all(r["p50 ms"] > 0 and r["p99 ms"] >= r["p50 ms"] for r in rows)
     assert tables["environment"]["rows"][0]["item"] == "OS"
+
+
+def test_train_prints_its_table_as_markdown(tmp_path):
+    from train_fixtures import copy_shared
+
+    data = copy_shared("cora", tmp_path / "data")
+    trained = CliRunner().invoke(app, ["train", "cora", "-m", "cora-gcn", "--epochs", "2", "--no-tensorboard",
+                                       "--data-dir", str(data), "--results-dir", str(tmp_path / "results"),
+                                       "--no-download", "--format", "markdown"])
+    assert trained.exit_code == 0, trained.output
+    lines = [line for line in trained.stdout.splitlines() if line.startswith("|")]
+    assert lines[0].startswith("| Model | val_acc | test_acc | test_macro_f1 |")
+    assert len(lines) == 3 and lines[2].startswith("| cora-gcn | 0.")

@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 from bench.console import err, out
+from bench.render import check_format, render_text
 from bench.report import TrainingProgress, training_table
+from bench.synthesis import trained_table
 from train.config import DATASETS, configs_for, parse_sets
 from train.data.paths import DATA_DIR_ENV, default_data_dir
 from train.errors import BenchError
@@ -33,6 +35,7 @@ def train(
     tensorboard: bool = typer.Option(True, "--tensorboard/--no-tensorboard", help="Write TensorBoard logs."),
     download: bool = typer.Option(True, "--download/--no-download", help="Download missing datasets."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    fmt: str = typer.Option("rich", "--format", help="rich, markdown, csv or json (the table on stdout)."),
 ) -> None:
     """Train, keep the best-validation checkpoint, and print the report's table."""
     overrides = parse_sets(sets or [])
@@ -42,6 +45,7 @@ def train(
         overrides["lr"] = lr
     if dataset not in DATASETS:
         raise BenchError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    check_format(fmt)
     configs = configs_for(dataset, model or None, overrides, config)
     options = RunOptions(
         data_dir=data_dir or default_data_dir(), results_dir=results_dir, device=device, seeds=seeds,
@@ -49,4 +53,7 @@ def train(
     )
     with TrainingProgress(err) as progress:
         reports = train_models(configs, options, progress)
-    out.print(training_table(dataset, reports, results_dir))
+    if fmt == "rich":
+        out.print(training_table(dataset, reports, results_dir))
+    else:
+        typer.echo(render_text([trained_table(dataset, reports)], fmt), nl=False)
