@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from report_fixtures import case, make_results, write_benchmark, write_training
+from report_fixtures import case, make_results, write_benchmark, write_sweep, write_training
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -221,3 +221,10 @@ def test_graph_rows_use_full_size_and_a_cuda_file_adds_columns(results):
     assert rows["GCN"]["forward_ms p50 eager/cuda"] == pytest.approx(1.5)
     assert rows["GraphSAGE"]["test_acc"]["mean"] == pytest.approx(0.74)
     assert not any("no CUDA run is on file" in n for n in table["notes"])
+
+
+def test_a_sweep_of_any_dataset_gets_its_table(results):
+    assert "cora.grid" not in _tables(results, "cora")  # the Cora report ran no grid: no gap to show
+    write_sweep(results, "cora", "cora-gcn")
+    grid = _tables(results, "cora")["cora.grid"]
+    assert grid["title"] == "Cora: grid search (cora-gcn)" and len(grid["rows"]) == 4
