@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 NOT_RUN = "not run"
@@ -83,10 +84,15 @@ def cell_text(cell: Cell, fmt: str = "") -> str:
 
 
 def cell_value(cell: Cell) -> object:
-    """A cell as a JSON value: numbers stay numbers, a Stat becomes {mean, std, n}."""
+    """A cell as a JSON value: numbers stay numbers, a Stat becomes {mean, std, n}; NaN and infinities,
+    which JSON cannot hold, become the strings 'nan', 'inf', '-inf'."""
     if isinstance(cell, Stat):
-        return {"mean": cell.mean, "std": cell.std, "n": cell.n}
-    return cell
+        return {"mean": _finite(cell.mean), "std": _finite(cell.std), "n": cell.n}
+    return _finite(cell) if isinstance(cell, float) else cell
+
+
+def _finite(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
 
 
 def _number(value: float, fmt: str) -> str:

@@ -228,3 +228,10 @@ def test_a_sweep_of_any_dataset_gets_its_table(results):
     write_sweep(results, "cora", "cora-gcn")
     grid = _tables(results, "cora")["cora.grid"]
     assert grid["title"] == "Cora: grid search (cora-gcn)" and len(grid["rows"]) == 4
+
+
+def test_json_survives_a_diverged_run():
+    row = Row((float("nan"), Stat(0.5, float("inf"), 2)))
+    table = TableData("t", "t", (Column("loss", ".4f"), Column("acc", ".4f")), (row,))
+    assert json.loads(render_text([table], "json"))["tables"][0]["rows"][0] == {
+        "loss": "nan", "acc": {"mean": 0.5, "std": "inf", "n": 2}}
