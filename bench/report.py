@@ -151,9 +151,9 @@ def latency_table(rows: list, device: str, caption: str = "") -> Table:
 def run_caption(rows: list, json_path, threads: int, foreign_cpu_share: float) -> str:
     """Below the table: threads, CPU taken by other processes, weight sources, where the JSON went."""
     weights = sorted({r.weights for r in rows if r.weights})
-    return (f"{threads} CPU thread(s) for every runtime · other processes used {foreign_cpu_share:.0%} of the "
-            f"CPUs while timing · weights: {'; '.join(weights) or '—'} · p50/p99 over pytest-benchmark rounds · "
-            f"JSON: {json_path or 'none (nothing timed)'}")
+    return (f"{threads} CPU thread(s) for every runtime · other processes used {foreign_cpu_share:.0%} of "
+            f"the CPUs while timing · weights: {'; '.join(weights) or '—'} · p50/p99 over pytest-benchmark "
+            f"rounds · JSON: {json_path or 'none (nothing timed)'}")
 
 
 class RunProgress:
