@@ -57,7 +57,7 @@ def _missing_audio(root: Path, clips: list[Clip]) -> list[str]:
     return [c.filename for c in clips if not (root / "audio" / c.filename).is_file()]
 
 
-def _download(root: Path, data_dir: Path) -> None:
+def _download(root: Path, data_dir: Path, what: str = "ESC-50") -> None:
     """Fetch the official archive and move its `meta/` and `audio/` into `root`."""
     from torchvision.datasets.utils import download_and_extract_archive
 
@@ -66,7 +66,8 @@ def _download(root: Path, data_dir: Path) -> None:
     try:
         download_and_extract_archive(URL, str(staging), filename="ESC-50-master.zip")
     except Exception as exc:  # URLError / OSError when offline, zipfile errors on a bad archive
-        raise download_failed("ESC-50", LAYOUT, data_dir, exc) from exc
+        shutil.rmtree(staging, ignore_errors=True)  # no half-downloaded archive left behind
+        raise download_failed(what, LAYOUT, data_dir, exc) from exc
     extracted = staging / "ESC-50-master"
     for part in ("meta", "audio"):
         if (root / part).exists():
@@ -81,11 +82,11 @@ def _ensure_files(root: Path, data_dir: Path, download: bool) -> list[Clip]:
     absent = [] if not csv_path.is_file() else _missing_audio(root, read_meta(csv_path))
     if csv_path.is_file() and not absent:
         return read_meta(csv_path)
+    what = f"ESC-50 audio ({len(absent)} WAV files listed in esc50.csv, first {absent[0]})" if absent \
+        else "ESC-50"
     if not download:
-        if absent:
-            raise missing(f"ESC-50 audio ({len(absent)} WAV files, first {absent[0]})", LAYOUT, data_dir)
-        raise missing("ESC-50", LAYOUT, data_dir)
-    _download(root, data_dir)
+        raise missing(what, LAYOUT, data_dir)
+    _download(root, data_dir, what)
     clips = read_meta(csv_path)
     absent = _missing_audio(root, clips)
     if absent:
