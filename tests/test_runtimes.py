@@ -64,3 +64,23 @@ def test_runtime_runs_on_cuda_and_matches_eager(runtime, model_dir):
         assert session.details.providers[0] == "CUDAExecutionProvider"
     torch.testing.assert_close(session.run(inputs), reference, atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL)
     session.bind(inputs)()
+
+
+def test_eager_builds_the_architecture_the_weights_were_exported_with(tmp_path):
+    """A checkpoint trained with non-default model_kwargs must load in eager, not fail on shapes."""
+    import torch as _torch
+
+    from bench.runtimes import get_runtime
+    from export.pipeline import export_model
+    from train.registry import get_model
+
+    spec = get_model("mnist-mlp")
+    model = spec.build(seed=1, hidden=32)
+    checkpoint = tmp_path / "ckpt.pt"
+    _torch.save({"model": "mnist-mlp", "state_dict": model.state_dict(),
+                 "model_kwargs": {"hidden": 32}}, checkpoint)
+    export_model(spec, tmp_path / "exports", formats=("onnx",), checkpoint=checkpoint,
+                 fresh_process=False)
+    session = get_runtime("eager").load(spec, tmp_path / "exports" / "mnist-mlp", _torch.device("cpu"), 1)
+    x = spec.example_inputs(3)
+    assert _torch.equal(session.run(x), model.eval()(*x))

@@ -10,6 +10,7 @@ from bench.errors import BenchError
 from bench.runtimes.base import Runtime, RuntimeDetails, Session, set_torch_threads
 from bench.runtimes.registry import register_runtime
 from bench.runtimes.torch_session import TorchSession
+from export.layout import MANIFEST_FILE, load_manifest
 from train.registry import ModelSpec
 
 
@@ -25,7 +26,7 @@ class EagerRuntime(Runtime):
         path = self.artifact_path(model_dir)
         intra, inter = set_torch_threads(threads)
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model = spec.build(seed=0)
+        model = spec.build(seed=0, **_model_kwargs(model_dir))
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
@@ -43,3 +44,10 @@ class EagerRuntime(Runtime):
             artifact_bytes=path.stat().st_size,
         )
         return TorchSession(model, device, details)
+
+
+def _model_kwargs(model_dir: Path) -> dict:
+    """Builder overrides the weights were exported with (a checkpoint trained with channels=48,…)."""
+    if not (Path(model_dir) / MANIFEST_FILE).is_file():
+        return {}  # a bare weights.pt: the registry's default architecture
+    return dict(load_manifest(model_dir).get("model_kwargs") or {})
