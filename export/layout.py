@@ -33,3 +33,25 @@ def load_manifest(model_dir: Path) -> dict:
     if not isinstance(manifest, dict) or "model" not in manifest or "formats" not in manifest:
         raise BenchError(f"{path} is not an export manifest; re-run `bench export {Path(model_dir).name}`")
     return manifest
+
+
+def check_produced_here(model_dir: Path, fmt: str) -> Path:
+    """The artifact of `fmt` in `model_dir`, if its sha256 is the one `bench export` recorded in the manifest.
+
+    A TorchScript archive is code: loading one runs it. Only a file this tool wrote (matched by checksum)
+    loads without the user's explicit `--trust`; anything else is a BenchError saying so.
+    """
+    from export.util import sha256_file
+
+    path = Path(model_dir) / ARTIFACT_FILES[fmt]
+    hint = f"re-run `bench export {Path(model_dir).name}`, or pass --trust to load it anyway"
+    try:
+        manifest = load_manifest(model_dir)
+    except BenchError:
+        raise BenchError(f"refusing to load {path}: no valid {MANIFEST_FILE} from `bench export` vouches "
+                         f"for it; {hint}") from None
+    expected = (manifest.get("formats", {}).get(fmt) or {}).get("sha256")
+    if not isinstance(expected, str) or not path.is_file() or sha256_file(path) != expected:
+        raise BenchError(f"refusing to load {path}: its sha256 does not match the one `bench export` "
+                         f"recorded in {MANIFEST_FILE}; {hint}")
+    return path

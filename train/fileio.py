@@ -41,6 +41,19 @@ def atomic_path(target: Path) -> Iterator[Path]:
         raise
 
 
+def ensure_output_dir(directory: Path) -> Path:
+    """Create `directory` (parents too) or fail with one line before any work whose output would be lost."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchError(f"cannot write to {directory}: {exc.strerror or exc}; choose a writable directory") \
+            from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise BenchError(f"cannot write to {directory}: permission denied; choose a writable directory")
+    return directory
+
+
 def _fsync(path: Path) -> None:
     """Flush `path` to disk so the rename never exposes a half-written file after a crash."""
     with open(path, "rb") as fh:

@@ -18,7 +18,7 @@ from train.data.registry import data_key, load_data
 from train.data.splits import Splits
 from train.device import resolve_device
 from train.errors import BenchError
-from train.fileio import write_json
+from train.fileio import ensure_output_dir, write_json
 from train.loop import EpochStats, fit
 from train.metrics import mean_std
 from train.registry import ModelSpec, get_model, models_for_dataset
@@ -256,6 +256,8 @@ def train_models(configs: list[TrainConfig], options: RunOptions,
         torch.set_num_threads(options.threads)
     for cfg in configs:
         check_model(cfg)  # fail before loading any data
+    if options.save or options.tensorboard:
+        ensure_output_dir(options.results_dir)  # an unwritable results folder fails now, not after training
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     loaded: dict[tuple, Splits | Data] = {}
     reports = []

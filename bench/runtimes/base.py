@@ -58,8 +58,11 @@ class Runtime(ABC):
     export_format: ClassVar[str | None]  # export format that produces `artifact` (None: weights only)
 
     @abstractmethod
-    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int) -> Session:
-        """Load `model_dir/artifact` onto `device` with `threads` CPU threads; RuntimeUnavailable if not."""
+    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
+             trust: bool = False) -> Session:
+        """Load `model_dir/artifact` onto `device` with `threads` CPU threads; RuntimeUnavailable if not.
+
+        `trust`: load an artifact that is code (TorchScript) even when no manifest of ours vouches for it."""
 
     def artifact_path(self, model_dir: Path) -> Path:
         """The artifact file, or RuntimeUnavailable naming what to run to produce it."""

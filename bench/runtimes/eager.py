@@ -22,7 +22,8 @@ class EagerRuntime(Runtime):
     artifact = "weights.pt"
     export_format = None
 
-    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int) -> Session:
+    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
+             trust: bool = False) -> Session:
         path = self.artifact_path(model_dir)
         intra, inter = set_torch_threads(threads)
         state = torch.load(path, map_location="cpu", weights_only=True)

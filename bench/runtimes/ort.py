@@ -26,7 +26,8 @@ class OnnxRuntime(Runtime):
     artifact = "model.onnx"
     export_format = "onnx"
 
-    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int) -> Session:
+    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
+             trust: bool = False) -> Session:
         path = self.artifact_path(model_dir)
         if threads < 1:
             raise BenchError(f"--threads must be a positive integer, got {threads}")
@@ -38,6 +39,7 @@ class OnnxRuntime(Runtime):
                 f"onnxruntime {ort.__version__}: {wanted} is not in this build "
                 f"(available: {', '.join(ort.get_available_providers())})"
             )
+        check_onnx_file(path)
         device_id = device.index or 0
         options = session_options(threads)
         providers: list = [(wanted, {"device_id": device_id})] if device.type == "cuda" else [wanted]
@@ -67,6 +69,18 @@ class OnnxRuntime(Runtime):
         if device.type == "cuda":
             return OrtCudaSession(session, device_id, details)
         return OrtCpuSession(session, details)
+
+
+def check_onnx_file(path: Path) -> None:
+    """`onnx.checker.check_model` before ONNX Runtime parses the file; BenchError when it is no model."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as exc:  # noqa: BLE001 - ValidationError, DecodeError, OSError alike: not a usable model
+        first = " ".join(str(exc).split())[:200]
+        raise BenchError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {first}); "
+                         "re-run `bench export`") from None
 
 
 def session_options(threads: int) -> ort.SessionOptions:

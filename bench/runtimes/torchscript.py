@@ -9,21 +9,25 @@ import torch
 from bench.runtimes.base import Runtime, RuntimeDetails, Session, set_torch_threads
 from bench.runtimes.registry import register_runtime
 from bench.runtimes.torch_session import TorchSession
+from export.layout import check_produced_here
 from train.registry import ModelSpec
 
 
 @register_runtime
 class TorchScriptRuntime(Runtime):
-    """`export.torchscript.load_torchscript(model.ts, device)`, run under torch.inference_mode."""
+    """`load_torchscript(model.ts, device)` of a file whose sha256 the manifest records (or --trust)."""
 
     name = "torchscript"
     artifact = "model.ts"
     export_format = "torchscript"
 
-    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int) -> Session:
+    def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
+             trust: bool = False) -> Session:
         from export.torchscript import LOAD_RECIPE, load_torchscript  # import on use: jit is slow to load
 
         path = self.artifact_path(model_dir)
+        if not trust:
+            check_produced_here(model_dir, self.export_format)  # a TorchScript archive is code
         intra, inter = set_torch_threads(threads)
         module = load_torchscript(path, device)
         details = RuntimeDetails(

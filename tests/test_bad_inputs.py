@@ -1,0 +1,337 @@
+"""The catalogue of bad inputs: each row is (what the user gave, what bench must say).
+
+Every row must end in exit code 2, exactly one `error: …` line containing the expected text, no
+traceback (only `--debug` shows one), and no new file in the results folder nor any temporary file.
+Rows are run through the real CLI (Typer's CliRunner) where a command takes the input; the few inputs
+no command accepts directly (an artifact file that is not one, a missing execution provider) go through
+the library call `bench run`'s suites make (`Runtime.load`), and the table says so ("library:").
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from train_fixtures import SHARED_DATA, make_esc50
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.errors import BenchError
+
+
+@dataclass
+class Ctx:
+    """Folders of one row: results (must stay free of new files), data, scratch, and a current export."""
+
+    tmp: Path
+    results: Path
+    data: Path
+    exports: Path  # a session-wide export of mnist-mlp: copy before changing anything in it
+    monkeypatch: pytest.MonkeyPatch
+
+
+Action = list[str] | Callable[[], object]  # CLI argv, or a library call that must raise BenchError
+
+
+# --- argv builders ---------------------------------------------------------------------------------------
+
+def run(*args: str) -> Callable[[Ctx], Action]:
+    return lambda c: ["run", *args, "--results-dir", str(c.results)]
+
+
+def train(*args: str) -> Callable[[Ctx], Action]:
+    return lambda c: ["train", *args, "--data-dir", str(c.data), "--results-dir", str(c.results),
+                      "--no-download", "--no-tensorboard"]
+
+
+def train_config(text: str) -> Callable[[Ctx], Action]:
+    def setup(c: Ctx) -> Action:
+        path = c.tmp / "custom.yaml"
+        path.write_text(text)
+        return train("cora", "--config", str(path))(c)
+    return setup
+
+
+def train_on(dataset: str, make: Callable[[Path], None]) -> Callable[[Ctx], Action]:
+    def setup(c: Ctx) -> Action:
+        make(c.data)
+        return train(dataset, "--epochs", "1")(c)
+    return setup
+
+
+def export_with_checkpoint(model: str, make: Callable[[Path], None]) -> Callable[[Ctx], Action]:
+    def setup(c: Ctx) -> Action:
+        ckpt = c.tmp / "given.pt"
+        make(ckpt)
+        return ["export", model, "--checkpoint", str(ckpt), "--out", str(c.results / "exports")]
+    return setup
+
+
+def without_cuda(argv: Callable[[Ctx], Action]) -> Callable[[Ctx], Action]:
+    def setup(c: Ctx) -> Action:
+        c.monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        return argv(c)
+    return setup
+
+
+def under_a_file(command: str) -> Callable[[Ctx], Action]:
+    """An output folder below a regular file: it can never be created."""
+    def setup(c: Ctx) -> Action:
+        blocker = c.tmp / "a-file"
+        blocker.write_text("not a folder")
+        target = str(blocker / "out")
+        if command == "run":
+            return ["run", "--models", "mnist-mlp", "--results-dir", target]
+        if command == "export":
+            return ["export", "mnist-mlp", "--out", target]
+        return ["train", "cora", "--data-dir", str(c.data), "--results-dir", target, "--no-download"]
+    return setup
+
+
+def disk_full(c: Ctx) -> Action:
+    """Every atomic write fails with ENOSPC at the fsync, as a full disk would."""
+    def no_space(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    c.monkeypatch.setattr("train.fileio._fsync", no_space)
+    return ["export", "mnist-mlp", "--out", str(c.results / "exports")]
+
+
+def compare_with(content: str) -> Callable[[Ctx], Action]:
+    def setup(c: Ctx) -> Action:
+        path = c.tmp / "other.json"
+        path.write_text(content)
+        return ["compare", str(path), str(path)]
+    return setup
+
+
+# --- library-boundary actions (Runtime.load, as the suites call it) ---------------------------------------
+
+def load_runtime(runtime: str, file: str | None = None, content: bytes = b"", *, device: str = "cpu",
+                 trust: bool = False, providers: list[str] | None = None) -> Callable[[Ctx], Action]:
+    def setup(c: Ctx) -> Action:
+        from bench.runtimes import get_runtime
+        from train.registry import get_model
+
+        model_dir = c.tmp / "mnist-mlp"
+        shutil.copytree(c.exports / "mnist-mlp", model_dir)
+        if file is not None:
+            (model_dir / file).write_bytes(content)
+        if providers is not None:
+            c.monkeypatch.setattr("onnxruntime.get_available_providers", lambda: providers)
+        return lambda: get_runtime(runtime).load(get_model("mnist-mlp"), model_dir, torch.device(device), 1,
+                                                 trust=trust)
+    return setup
+
+
+# --- bad data -----------------------------------------------------------------------------------------------
+
+def _mnist_copy(data: Path) -> Path:
+    raw = data / "mnist" / "raw"
+    raw.mkdir(parents=True)
+    source = SHARED_DATA / "mnist" / "raw"
+    if not source.is_dir():
+        pytest.skip(f"real MNIST not found at {source}")
+    for path in source.iterdir():
+        shutil.copyfile(path, raw / path.name)
+    return raw
+
+
+def truncated_idx(data: Path) -> None:
+    raw = _mnist_copy(data)
+    gz = raw / "t10k-labels-idx1-ubyte.gz"
+    with gzip.open(gz, "rb") as fh:
+        head = fh.read(100)
+    gz.unlink()
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(head)
+
+
+def truncated_gzip(data: Path) -> None:
+    gz = _mnist_copy(data) / "t10k-labels-idx1-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:200])
+
+
+def bad_wav(data: Path) -> None:
+    make_esc50(data)
+    first = sorted((data / "esc50" / "audio").iterdir())[0]
+    first.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+
+
+def csv_without_filename(data: Path) -> None:
+    make_esc50(data)
+    csv_path = data / "esc50" / "meta" / "esc50.csv"
+    lines = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join(line.split(",", 1)[1] for line in lines) + "\n")
+
+
+# --- bad checkpoints ----------------------------------------------------------------------------------------
+
+def _real_checkpoint(path: Path, model: str = "mnist-mlp", state: dict | None = None) -> None:
+    from train.checkpoint import save_checkpoint
+    from train.registry import get_model
+
+    state = state if state is not None else get_model(model).build(seed=0).state_dict()
+    save_checkpoint(path, model, state, {}, {}, {})
+
+
+def garbage_checkpoint(path: Path) -> None:
+    path.write_bytes(b"PK\x03\x04 this is not a checkpoint")
+
+
+def truncated_checkpoint(path: Path) -> None:
+    _real_checkpoint(path)
+    path.write_bytes(path.read_bytes()[:300])
+
+
+def mlp_checkpoint(path: Path) -> None:
+    _real_checkpoint(path, "mnist-mlp")
+
+
+def wrong_shape_checkpoint(path: Path) -> None:
+    from train.registry import get_model
+
+    names = get_model("mnist-mlp").build(seed=0).state_dict()
+    _real_checkpoint(path, "mnist-mlp", {k: torch.zeros(3, 3) for k in names})
+
+
+# --- the catalogue ------------------------------------------------------------------------------------------
+
+CUDA_MISSING = "CUDA is not available"
+BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
+    # (input, setup returning argv or a library call, fragment of the one error line)
+    ("unknown model", run("--models", "mnist-mlp,nope"),
+     "unknown model 'nope'; choose one of: cora-mlp, cora-gcn, cora-sage, esc50-cnn, mnist-mlp"),
+    ("unknown dataset", train("imagenet"),
+     "unknown dataset 'imagenet'; choose one of: cora, esc50, mnist, cifar100"),
+    ("unknown runtime", run("--runtimes", "tvm"),
+     "unknown runtime 'tvm'; choose one of: eager, onnxruntime, torchscript"),
+    ("malformed YAML config", train_config("models: [cora-gcn\nlr: 0.1\n"), "is not valid YAML"),
+    ("unknown config key in YAML", train_config("models: [cora-gcn]\nlearnign_rate: 0.1\n"),
+     "unknown config key 'learnign_rate' in"),
+    ("unknown config key on the command line", train("cora", "--set", "learning_rate=1"),
+     "unknown config key 'learning_rate' in command line; valid keys: seed, epochs"),
+    ("mistyped config value", train_config("models: [cora-gcn]\nepochs: ten\n"),
+     "invalid config: epochs must be int, got 'ten'"),
+    ("zero epochs", train("cora", "--epochs", "0"), "invalid config: epochs must be positive, got 0"),
+    ("negative epochs", train("cora", "--epochs", "-3"), "invalid config: epochs must be positive, got -3"),
+    ("zero training batch size", train("mnist", "--set", "batch_size=0"),
+     "invalid config: batch_size must be positive, got 0"),
+    ("zero benchmark batch size", run("--batch-sizes", "1,0"), "--batch-sizes takes positive integers"),
+    ("negative benchmark batch size", run("--batch-sizes", "-1"), "--batch-sizes takes positive integers"),
+    ("zero rounds", run("--min-rounds", "0"), "--min-rounds must be an integer >= 1, got 0"),
+    ("negative rounds", run("--min-rounds", "-2"), "--min-rounds must be an integer >= 1, got -2"),
+    ("negative warm-up", run("--warmup", "-1"), "--warmup must be an integer >= 0, got -1"),
+    ("data dir missing", lambda c: ["train", "cora", "--data-dir", str(c.tmp / "nowhere"),
+                                    "--results-dir", str(c.results), "--no-download"],
+     "Cora not found under"),
+    ("data dir empty", train("mnist"), "MNIST not found under"),
+    ("truncated MNIST IDX", train_on("mnist", truncated_idx), "t10k-labels-idx1-ubyte has md5"),
+    ("truncated MNIST gzip", train_on("mnist", truncated_gzip),
+     "corrupt or incomplete (EOFError: Compressed file ended"),
+    ("bad WAV", train_on("esc50", bad_wav), "1-100010-A-1.wav are corrupt or incomplete (LibsndfileError"),
+    ("ESC-50 CSV without a column", train_on("esc50", csv_without_filename),
+     "esc50.csv lacks column(s) filename"),
+    ("corrupt checkpoint", export_with_checkpoint("mnist-mlp", garbage_checkpoint),
+     "is not a readable torch checkpoint"),
+    ("truncated checkpoint", export_with_checkpoint("mnist-mlp", truncated_checkpoint),
+     "is not a readable torch checkpoint"),
+    ("checkpoint of another model", export_with_checkpoint("mnist-cnn", mlp_checkpoint),
+     "holds weights of model 'mnist-mlp', not 'mnist-cnn'"),
+    ("checkpoint of another shape", export_with_checkpoint("mnist-mlp", wrong_shape_checkpoint),
+     "does not fit model mnist-mlp: Error(s) in loading state_dict for MnistMLP: size mismatch"),
+    ("library: model.onnx that is not ONNX", load_runtime("onnxruntime", "model.onnx", b"not onnx"),
+     "model.onnx is not a valid ONNX model"),
+    ("library: model.ts that is not TorchScript (--trust)",
+     load_runtime("torchscript", "model.ts", b"not torchscript", trust=True), "cannot load TorchScript"),
+    ("library: model.ts bench did not write", load_runtime("torchscript", "model.ts", b"PK\x03\x04 code"),
+     "sha256 does not match the one `bench export` recorded in manifest.json"),
+    ("--device cuda without CUDA (run)", without_cuda(run("--device", "cuda", "--models", "mnist-mlp")),
+     CUDA_MISSING),
+    ("--device cuda without CUDA (train)", without_cuda(train("cora", "--device", "cuda")), CUDA_MISSING),
+    ("library: execution provider not available",
+     load_runtime("onnxruntime", device="cuda", providers=["CPUExecutionProvider"]),
+     "CUDAExecutionProvider is not in this build (available: CPUExecutionProvider)"),
+    ("compare: results of another schema",
+     compare_with(json.dumps({"benchmarks": [], "machine_info": {"bench": {"schema_version": 0}}})),
+     "has results schema 0, this bench reads schema 1"),
+    ("compare: not JSON", compare_with("{truncated"), "is not a readable JSON results file"),
+    ("unwritable results dir (run)", under_a_file("run"), "Not a directory; choose a writable directory"),
+    ("unwritable output dir (export)", under_a_file("export"),
+     "Not a directory; choose a writable directory"),
+    ("unwritable results dir (train)", under_a_file("train"), "Not a directory; choose a writable directory"),
+    ("disk full while writing", disk_full, "No space left on device (earlier file left intact)"),
+]
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+@pytest.mark.parametrize(("setup", "expected"), [row[1:] for row in BAD_INPUTS],
+                         ids=[row[0] for row in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(setup, expected, tmp_path, monkeypatch,
+                                                         mnist_mlp_results):
+    ctx = Ctx(tmp_path, tmp_path / "results", tmp_path / "data", mnist_mlp_results / "exports", monkeypatch)
+    ctx.results.mkdir()
+    ctx.data.mkdir()
+    action = setup(ctx)
+    before = _files(ctx.results)
+
+    if callable(action):  # library boundary: the BenchError the CLI would print as one line
+        with pytest.raises(BenchError) as caught:
+            action()
+        code, output = caught.value.exit_code, f"error: {caught.value}"
+    else:
+        result = CliRunner().invoke(app, action, env={"COLUMNS": "80"})
+        code, output = result.exit_code, result.output
+
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 2, output
+    assert len(errors) == 1, output
+    assert expected in errors[0]
+    assert "Traceback" not in output
+    assert _files(ctx.results) == before, "partial output left in the results folder"
+    assert not [p for p in _files(tmp_path) if p.name.endswith(".tmp")], "temporary file left behind"
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = CliRunner().invoke(app, ["--debug", "run", "--models", "nope", "--results-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "Traceback" in result.output and "error: unknown model 'nope'" in result.output
+
+
+def test_torchscript_loads_only_what_the_manifest_vouches_for(tmp_path, mnist_mlp_results):
+    from bench.runtimes import get_runtime
+    from train.registry import get_model
+
+    model_dir = tmp_path / "mnist-mlp"
+    shutil.copytree(mnist_mlp_results / "exports" / "mnist-mlp", model_dir)
+    spec, runtime, cpu = get_model("mnist-mlp"), get_runtime("torchscript"), torch.device("cpu")
+    assert runtime.load(spec, model_dir, cpu, 1).details.runtime == "torchscript"  # bench wrote it: loads
+
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest["formats"]["torchscript"]["sha256"] = "0" * 64  # the file is no longer the one bench wrote
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BenchError, match="refusing to load .*model.ts: its sha256 does not match"):
+        runtime.load(spec, model_dir, cpu, 1)
+    assert runtime.load(spec, model_dir, cpu, 1, trust=True).details.runtime == "torchscript"  # --trust
+
+
+def test_onnx_runtime_runs_the_checker_before_a_session(tmp_path, mnist_mlp_results, monkeypatch):
+    import onnx
+
+    from bench.runtimes import get_runtime
+    from train.registry import get_model
+
+    checked = []
+    real = onnx.checker.check_model
+    monkeypatch.setattr(onnx.checker, "check_model", lambda m, *a, **k: checked.append(m) or real(m, *a, **k))
+    model_dir = mnist_mlp_results / "exports" / "mnist-mlp"
+    get_runtime("onnxruntime").load(get_model("mnist-mlp"), model_dir, torch.device("cpu"), 1)
+    assert checked == [str(model_dir / "model.onnx")]
