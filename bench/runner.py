@@ -41,6 +41,7 @@ class RunConfig:
     warmup: int = 10  # untimed calls before timing (the Cora report's 10)
     max_time_s: float = 1.0  # pytest-benchmark's time budget per case, seconds
     min_rounds: int = 5  # pytest-benchmark's minimum timed rounds per case
+    trust: bool = False  # load TorchScript files no manifest of ours vouches for (they are code)
 
     def __post_init__(self) -> None:
         if self.device.split(":")[0] not in DEVICE_KINDS:
@@ -164,6 +165,7 @@ def pytest_command(config: RunConfig, json_path: Path) -> list[str]:
         "--bench-threads", str(config.threads),
         "--bench-seed", str(config.seed),
         "--bench-warmup", "0",  # pytest-benchmark warms up (or --warmup 0 asked for none)
+        *(["--bench-trust"] if config.trust else []),
         "-p", "no:cacheprovider", "-q", "-rs",
     ]
 

@@ -37,6 +37,7 @@ class SuiteConfig:
     seed: int
     warmup: int
     reuse_exports: bool  # `bench run` has just exported: take the exports as they are
+    trust: bool = False  # load TorchScript files whose sha256 the manifest does not vouch for
 
     @classmethod
     def from_options(cls, config: pytest.Config) -> SuiteConfig:
@@ -58,6 +59,7 @@ class SuiteConfig:
             seed=config.getoption("bench_seed"),
             warmup=warmup,
             reuse_exports=config.getoption("bench_reuse_exports"),
+            trust=config.getoption("bench_trust"),
         )
 
     def cases(self) -> list[Case]:
@@ -116,6 +118,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="trained <model>.pt checkpoints; without one, seeded untrained weights are used")
     group.addoption("--bench-reuse-exports", action="store_true",
                     help="use the exports as they are (bench run exports first), never re-export")
+    group.addoption("--bench-trust", action="store_true",
+                    help="load TorchScript files whose sha256 is not the manifest's (they run code)")
     group.addoption("--bench-threads", type=int, default=None, help="CPU threads for every runtime")
     group.addoption("--bench-seed", type=int, default=0, help="seed for untrained weights and inputs")
     group.addoption("--bench-warmup", type=int, default=10,

@@ -25,7 +25,7 @@ def test_latency(benchmark, case: Case, suite, request: pytest.FixtureRequest) -
     if reason:
         pytest.skip(f"{runtime.name}: {reason}")
     try:
-        session = runtime.load(spec, artifacts.model_dir, config.device, config.threads)
+        session = runtime.load(spec, artifacts.model_dir, config.device, config.threads, trust=config.trust)
     except RuntimeUnavailable as exc:
         pytest.skip(str(exc))
 

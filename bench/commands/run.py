@@ -30,6 +30,9 @@ def run(
     max_time: float = typer.Option(1.0, "--max-time", help="Seconds of timed rounds per case."),
     min_rounds: int = typer.Option(5, "--min-rounds", help="Timed rounds per case at least."),
     fmt: str = typer.Option("rich", "--format", help="rich, markdown, csv or json (the table on stdout)."),
+    trust: bool = typer.Option(False, "--trust",
+                               help="Load TorchScript files even if their sha256 is not the one "
+                                    "`bench export` recorded (TorchScript is code: only files you trust)."),
     tensorboard: bool = typer.Option(False, "--tensorboard",
                                      help="Also log the rows to <results>/runs/bench/<time> (TensorBoard)."),
 ) -> None:
@@ -37,7 +40,7 @@ def run(
     config = RunConfig.from_text(
         device=device, models=models, runtimes=runtimes, batch_sizes=batch_sizes, results_dir=results_dir,
         threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
-        min_rounds=min_rounds,
+        min_rounds=min_rounds, trust=trust,
     )
     check_format(fmt)
     with RunProgress(err) as progress:
