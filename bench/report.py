@@ -117,14 +117,37 @@ def _throughput_cell(row) -> str:
     return format_count(per_s) + (" nodes" if row.unit == "nodes" else "")
 
 
+def memory_method_short(method: str) -> str:
+    """A peak-memory method's name for a table cell: 'RSS', 'CUDA alloc', 'NVML' (the JSON keeps it whole)."""
+    for key, short in (("VmHWM", "RSS"), ("RSS", "RSS"), ("allocator", "CUDA alloc"), ("NVML", "NVML")):
+        if key in method:
+            return short
+    return method or "?"
+
+
+def _memory_cell(row) -> str:
+    if row.peak_memory_bytes is None:
+        return "—"
+    return f"{row.peak_memory_bytes / 2**20:.1f} ({memory_method_short(row.peak_memory_method)})"
+
+
+def _stability_cell(row) -> str:
+    if row.unstable is None:
+        return "—"
+    ratio = f"{row.iqr_over_median:.2f}" if row.iqr_over_median is not None else "?"
+    return f"[yellow]{ratio} unstable[/yellow]" if row.unstable else ratio
+
+
 def latency_table(rows: list, device: str, caption: str = "") -> Table:
-    """`bench run` table for one device: model | runtime | batch | p50 | p99 | throughput | speedup | parity
-    | size, with skipped and failed rows and their reasons in the last column."""
+    """`bench run` table for one device: model | runtime | batch | p50 | p99 | throughput | speedup | GFLOP/s
+    | % peak | peak MiB (method) | IQR/median (unstable flag) | parity | size, with skipped and failed rows
+    and their reasons in the last column."""
     table = Table(title=f"Inference latency on {device}", caption=caption or None)
     for col in ("model", "runtime", "batch"):
         table.add_column(col, justify="right" if col == "batch" else "left")
-    for col in ("p50 ms", "p99 ms", "throughput/s", "speedup vs eager", "parity", "size"):
-        table.add_column(col, justify="left" if col == "parity" else "right")
+    for col in ("p50 ms", "p99 ms", "throughput/s", "speedup vs eager", "GFLOP/s", "% peak",
+                "peak MiB (method)", "IQR/med", "parity", "size"):
+        table.add_column(col, justify="left" if col in ("parity", "IQR/med") else "right")
     rows = [r for r in rows if r.device == device]
     notes = any(r.status != "ok" for r in rows)
     if notes:
@@ -137,13 +160,16 @@ def latency_table(rows: list, device: str, caption: str = "") -> Table:
         batch = f"{row.batch} nodes" if row.unit == "nodes" else str(row.batch)
         if row.status != "ok":
             style = "yellow" if row.status == "skipped" else "red"
-            table.add_row(row.model, row.runtime, batch, *["—"] * 6,
+            table.add_row(row.model, row.runtime, batch, *["—"] * 10,
                           f"[{style}]{row.status}[/{style}]: {escape(row.reason)}")
             continue
         speedup = "1.00×" if row.runtime == "eager" else (
             "—" if row.speedup_vs_eager is None else f"{row.speedup_vs_eager:.2f}×")
+        gflops = "—" if row.gflops_achieved is None else f"{row.gflops_achieved:.1f}"
+        pct = "—" if row.pct_of_peak is None else f"{row.pct_of_peak:.1f} %"
         cells = [row.model, row.runtime, batch, f"{row.p50_ms:.3f}", f"{row.p99_ms:.3f}",
-                 _throughput_cell(row), speedup, _parity_cell(row), format_bytes(row.artifact_bytes)]
+                 _throughput_cell(row), speedup, gflops, pct, _memory_cell(row), _stability_cell(row),
+                 _parity_cell(row), format_bytes(row.artifact_bytes)]
         table.add_row(*cells, *([""] if notes else []))
     return table
 
@@ -153,7 +179,9 @@ def run_caption(rows: list, json_path, threads: int, foreign_cpu_share: float) -
     weights = sorted({r.weights for r in rows if r.weights})
     return (f"{threads} CPU thread(s) for every runtime · other processes used {foreign_cpu_share:.0%} of "
             f"the CPUs while timing · weights: {'; '.join(weights) or '—'} · p50/p99 over pytest-benchmark "
-            f"rounds · JSON: {json_path or 'none (nothing timed)'}")
+            f"rounds · GFLOP/s = counted FLOPs / p50; % peak of this run's fp32 matmul · peak MiB above the "
+            f"row's baseline, in a process of its own (RSS: VmHWM; CUDA alloc: torch allocator; NVML) · "
+            f"unstable: IQR/median > 0.10 after extra rounds · JSON: {json_path or 'none (nothing timed)'}")
 
 
 class RunProgress:

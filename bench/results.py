@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from bench.roofline import MatmulPeak, percent_of_peak
+from bench.stability import UNSTABLE_IQR, iqr_over_median
 from bench.stats import summarize, throughput
 
 MS = 1e3  # seconds -> milliseconds
@@ -29,6 +31,28 @@ def latency_info(samples_s: Sequence[float], items: int, iterations: int) -> dic
     }
 
 
+def stability_info(samples_s: Sequence[float], extra_rounds: int) -> dict[str, float | int | bool]:
+    """extra_info stability fields: IQR/median of the final samples, the flag, rounds added for noise."""
+    ratio = iqr_over_median(samples_s)
+    return {"iqr_over_median": ratio, "unstable": ratio > UNSTABLE_IQR, "extra_rounds": extra_rounds}
+
+
+def roofline_info(flops: int, p50_s: float, peak: MatmulPeak) -> dict[str, float | int]:
+    """extra_info roofline fields: FLOPs per call, GFLOP/s achieved at p50, % of the run's matmul peak."""
+    achieved, pct = percent_of_peak(flops, p50_s, peak)
+    return {"flops": flops, "gflops_achieved": achieved, "pct_of_peak": pct,
+            "matmul_peak_gflops": peak.gflops}
+
+
+def memory_info(figure: dict) -> dict[str, int | str]:
+    """extra_info peak-memory fields from a bench.memory_worker figure (bytes above baseline, method)."""
+    info = {"peak_memory_bytes": figure["peak_bytes"], "peak_memory_method": figure["method"],
+            "peak_memory_scope": figure.get("scope", "")}
+    if figure.get("reserved_bytes") is not None:
+        info["peak_memory_reserved_bytes"] = figure["reserved_bytes"]
+    return info
+
+
 @dataclass(frozen=True)
 class ResultRow:
     """One line of the results table: numbers for a measured case, a reason for a skipped or failed one."""
@@ -49,6 +73,12 @@ class ResultRow:
     artifact_bytes: int | None = None
     threads: int | None = None
     weights: str = ""
+    peak_memory_bytes: int | None = None
+    peak_memory_method: str = ""
+    gflops_achieved: float | None = None
+    pct_of_peak: float | None = None
+    unstable: bool | None = None
+    iqr_over_median: float | None = None
 
 
 def rows_from_json(data: dict) -> list[ResultRow]:
@@ -82,6 +112,10 @@ def _measured_row(info: dict) -> ResultRow:
         parity_passed=parity.get("passed"), parity_max_abs=parity.get("max_abs"),
         artifact_bytes=info.get("artifact_bytes"), threads=info.get("threads"),
         weights=info.get("weights", ""),
+        peak_memory_bytes=info.get("peak_memory_bytes"),
+        peak_memory_method=info.get("peak_memory_method", ""),
+        gflops_achieved=info.get("gflops_achieved"), pct_of_peak=info.get("pct_of_peak"),
+        unstable=info.get("unstable"), iqr_over_median=info.get("iqr_over_median"),
     )
 
 

@@ -38,6 +38,10 @@ class RunConfig:
     results_dir: Path = Path("results")
     threads: int = field(default_factory=default_threads)
     seed: int = 0
+    memory: bool = True  # peak memory per row, each in a fresh process (off: --no-memory)
+    include_transfer: bool = False  # time host→device→host per call (inputs from the CPU, output copied back)
+    stability_budget_s: float | None = None  # seconds per case for warm-up until stable, again for extra
+    # rounds when IQR/median > 0.10; None: the same as max_time_s
     warmup: int = 10  # untimed calls before timing (the Cora report's 10)
     max_time_s: float = 1.0  # pytest-benchmark's time budget per case, seconds
     min_rounds: int = 5  # pytest-benchmark's minimum timed rounds per case
@@ -56,6 +60,11 @@ class RunConfig:
                 raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
         if not self.max_time_s > 0:
             raise BenchError(f"--max-time must be a positive number of seconds, got {self.max_time_s}")
+        if self.stability_budget_s is None:
+            object.__setattr__(self, "stability_budget_s", self.max_time_s)
+        if not self.stability_budget_s > 0:
+            raise BenchError(f"--stability-budget must be a positive number of seconds, "
+                             f"got {self.stability_budget_s}")
 
     @classmethod
     def from_text(cls, *, models: str, runtimes: str, batch_sizes: str, **rest) -> RunConfig:
@@ -155,6 +164,10 @@ def pytest_command(config: RunConfig, json_path: Path) -> list[str]:
         f"--benchmark-warmup-iterations={max(config.warmup, 1)}",
         f"--benchmark-max-time={config.max_time_s}", f"--benchmark-min-rounds={config.min_rounds}",
         "--benchmark-disable-gc",  # a GC pause inside one round is noise, not the runtime's cost
+        "--benchmark-save-data",  # keep every round's time (stats.data): the percentiles come from them
+        "--bench-stability-budget", str(config.stability_budget_s),
+        *([] if config.memory else ["--bench-no-memory"]),
+        *(["--bench-include-transfer"] if config.include_transfer else []),
         "--bench-device", config.device,
         "--bench-models", ",".join(config.models),
         "--bench-runtimes", ",".join(config.runtimes),

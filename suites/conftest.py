@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,8 @@ from bench.artifacts import ModelArtifacts, ensure_exported
 from bench.devices import default_threads, resolve_device
 from bench.envinfo import collect_environment
 from bench.errors import BenchError
+from bench.flops import count_flops
+from bench.roofline import MatmulPeak, measure_matmul_peak
 from bench.runtimes import get_runtime
 from bench.selection import Case, build_cases, parse_batch_sizes, parse_models, parse_runtimes
 from train.fileio import write_text
@@ -38,6 +40,9 @@ class SuiteConfig:
     warmup: int
     reuse_exports: bool  # `bench run` has just exported: take the exports as they are
     trust: bool = False  # load TorchScript files whose sha256 the manifest does not vouch for
+    memory: bool = True  # peak memory per row, each in a fresh process (bench.memory_worker)
+    include_transfer: bool = False  # time host→device→host per call instead of device-resident inputs
+    stability_budget_s: float = 1.0  # seconds per case for warm-up until stable, and again for extra rounds
 
     @classmethod
     def from_options(cls, config: pytest.Config) -> SuiteConfig:
@@ -47,6 +52,9 @@ class SuiteConfig:
         warmup = config.getoption("bench_warmup")
         if threads < 1 or warmup < 0:
             raise BenchError(f"--bench-threads must be >= 1 and --bench-warmup >= 0, got {threads}, {warmup}")
+        budget = config.getoption("bench_stability_budget")
+        if not budget > 0:
+            raise BenchError(f"--bench-stability-budget must be a positive number of seconds, got {budget}")
         return cls(
             models=parse_models(config.getoption("bench_models")),
             runtimes=parse_runtimes(config.getoption("bench_runtimes")),
@@ -60,6 +68,9 @@ class SuiteConfig:
             warmup=warmup,
             reuse_exports=config.getoption("bench_reuse_exports"),
             trust=config.getoption("bench_trust"),
+            memory=not config.getoption("bench_no_memory"),
+            include_transfer=config.getoption("bench_include_transfer"),
+            stability_budget_s=budget,
         )
 
     def cases(self) -> list[Case]:
@@ -75,6 +86,7 @@ class SuiteState:
     _artifacts: dict[str, ModelArtifacts] = field(default_factory=dict)
     _inputs: dict[tuple[str, int], tuple[torch.Tensor, ...]] = field(default_factory=dict)
     _references: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)
+    _flops: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def artifacts(self, spec: ModelSpec) -> ModelArtifacts:
         """The model's exports, exported now if missing or stale."""
@@ -102,6 +114,13 @@ class SuiteState:
             self._references[key] = session.run(self.inputs(spec, size))
         return self._references[key]
 
+    def flops(self, spec: ModelSpec, size: int) -> int:
+        """FLOPs of one forward pass at `size` (bench.flops: matmul/conv only), counted once per case."""
+        key = (spec.name, size)
+        if key not in self._flops:
+            self._flops[key] = count_flops(spec, size)
+        return self._flops[key]
+
 
 _CONFIG = pytest.StashKey[SuiteConfig]()
 
@@ -124,6 +143,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench-seed", type=int, default=0, help="seed for untrained weights and inputs")
     group.addoption("--bench-warmup", type=int, default=10,
                     help="untimed calls before timing, when --benchmark-warmup is off")
+    group.addoption("--bench-no-memory", action="store_true",
+                    help="skip the per-row peak-memory measurement (a fresh process per row)")
+    group.addoption("--bench-include-transfer", action="store_true",
+                    help="time host→device→host: CPU inputs every call, output copied back")
+    group.addoption("--bench-stability-budget", type=float, default=1.0,
+                    help="seconds per case to warm up until stable, and again for extra rounds when noisy")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -151,6 +176,21 @@ def suite(request: pytest.FixtureRequest) -> SuiteState:
     return SuiteState(request.config.stash[_CONFIG])
 
 
+@pytest.fixture(scope="session")
+def matmul_peak(request: pytest.FixtureRequest) -> MatmulPeak:
+    """The machine's fp32 matmul peak on the run's device with the run's threads, measured once per run
+    and recorded in the JSON (machine_info.bench.matmul_peak): the denominator of every row's % of peak."""
+    config = request.config.stash[_CONFIG]
+    device = str(config.device)
+    # Big enough to reach the BLAS's sustained rate, small enough to cost a second or two per run.
+    peak = measure_matmul_peak(device, size=4096 if config.device.type == "cuda" else 1024,
+                               repeats=10, threads=config.threads)
+    recorder = request.config.pluginmanager.get_plugin("bench-outcome-recorder")
+    if recorder is not None:
+        recorder.matmul_peak = asdict(peak)
+    return peak
+
+
 # --- side channel for `bench run`: progress lines and the outcome of every case ---------------------------
 
 
@@ -163,6 +203,7 @@ class OutcomeRecorder:
         self.cases: dict[str, Case] = {}  # nodeid -> case, in collection order
         self.outcomes: dict[str, tuple[str, str]] = {}  # nodeid -> (status, reason)
         self.lines: list[str] = []
+        self.matmul_peak: dict | None = None  # set by the matmul_peak fixture
 
     def emit(self, event: dict) -> None:
         """Add a JSON line to the progress file (rewritten atomically: a reader never sees half a line)."""
@@ -212,12 +253,16 @@ class OutcomeRecorder:
             "outcomes": outcomes,
             "suite": {"device": suite.device_name, "threads": suite.threads, "seed": suite.seed,
                       "warmup_calls": suite.warmup, "batch_sizes": list(suite.batch_sizes),
-                      "exports": str(suite.exports)},
+                      "exports": str(suite.exports), "memory": suite.memory,
+                      "include_transfer": suite.include_transfer,
+                      "stability_budget_s": suite.stability_budget_s},
+            "matmul_peak": self.matmul_peak,
         }
 
     def pytest_benchmark_update_machine_info(self, machine_info: dict) -> None:
         """The hardware/software block `bench compare` checks before trusting deltas."""
         machine_info["bench"] = collect_environment(threads=self.suite.threads)
+        machine_info["bench"]["matmul_peak"] = self.matmul_peak
 
 
 def _case_fields(case: Case) -> dict:

@@ -17,12 +17,13 @@ from bench.results import rows_from_json
 from bench.runner import PROGRESS_ENV, RunConfig, pytest_command, run_benchmarks
 
 # Tiny timing budget: these tests check plumbing, not speed.
-FAST = {"threads": 1, "warmup": 1, "max_time_s": 0.01, "min_rounds": 2}
-FAST_CLI = ["--threads", "1", "--warmup", "1", "--max-time", "0.01", "--min-rounds", "2"]
+FAST = {"threads": 1, "warmup": 1, "max_time_s": 0.01, "min_rounds": 2, "memory": False}
+FAST_CLI = ["--threads", "1", "--warmup", "1", "--max-time", "0.01", "--min-rounds", "2", "--no-memory"]
 
 
 def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results):
-    config = RunConfig(models=("mnist-mlp",), batch_sizes=(1,), results_dir=mnist_mlp_results, **FAST)
+    config = RunConfig(models=("mnist-mlp",), batch_sizes=(1,), results_dir=mnist_mlp_results,
+                       **(FAST | {"memory": True}))
     events = []
     outcome = run_benchmarks(config, on_event=events.append)
 
@@ -46,6 +47,19 @@ def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results
     assert info["extra_info"]["p50_ms"] == pytest.approx(_median(info["stats"]["data"]) * 1e3)
     assert data["machine_info"]["bench"]["threads_used"] == 1
     assert data["bench"]["foreign_cpu_share"] == pytest.approx(outcome.foreign_cpu_share, abs=1e-4)
+    # Numbers you can trust: memory by a named method, the roofline, the stability verdict.
+    peak = data["machine_info"]["bench"]["matmul_peak"]
+    assert peak["gflops"] > 0 and peak["threads"] == 1 and peak["dtype"] == "float32"
+    for bench_row in data["benchmarks"]:
+        extra = bench_row["extra_info"]
+        assert extra["peak_memory_bytes"] > 0 and "VmHWM" in extra["peak_memory_method"]
+        assert extra["flops"] > 0 and extra["pct_of_peak"] > 0
+        assert extra["gflops_achieved"] == pytest.approx(extra["flops"] / (extra["p50_ms"] / 1e3) / 1e9)
+        assert extra["unstable"] == (extra["iqr_over_median"] > 0.10)
+        assert extra["timing_scope"].startswith("device-resident")
+        assert extra["p50_ms"] == pytest.approx(bench_row["stats"]["median"] * 1e3)  # extra rounds counted
+        assert len(bench_row["stats"]["data"]) == extra["rounds"]
+    assert rows["eager"].peak_memory_bytes > 0 and rows["eager"].pct_of_peak > 0
     assert 0 <= outcome.foreign_cpu_share <= 1
 
     compare = shutil.which("pytest-benchmark", path=str(Path(sys.executable).parent))
@@ -86,7 +100,7 @@ def test_suite_skips_a_runtime_whose_export_failed_and_says_why(mnist_mlp_result
 def _render(table) -> str:
     from rich.console import Console
 
-    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console = Console(width=260, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     console.print(table)
     return console.export_text()
 
@@ -99,6 +113,22 @@ def test_cli_run_prints_one_table_and_saves_json(mnist_mlp_results):
     assert "Inference latency on cpu" in result.output
     assert re.search(r"mnist-mlp\s+│\s+onnxruntime\s+│\s+1\s+│", result.output)
     assert "_cpu.json" in result.output
+
+
+def test_cli_include_transfer_times_host_round_trips_and_shows_the_roofline(mnist_mlp_results, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(mnist_mlp_results / "exports", results / "exports")
+    args = ["run", "--models", "mnist-mlp", "--batch-sizes", "1", "--runtimes", "eager",
+            "--results-dir", str(results), "--include-transfer", *FAST_CLI]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "260"})
+    assert result.exit_code == 0, result.output
+    assert "GFLOP/s" in result.output and "% peak" in result.output and "IQR/med" in result.output
+    (saved,) = (results / "benchmarks").glob("*.json")
+    data = json.loads(saved.read_text())
+    extra = data["benchmarks"][0]["extra_info"]
+    assert extra["timing_scope"].startswith("host→device→host") and "peak_memory_bytes" not in extra
+    assert data["bench"]["suite"]["include_transfer"] is True
+    assert "cudnn_benchmark" in data["machine_info"]["bench"]["cuda"]
 
 
 def test_cli_cuda_without_cuda_exits_2_before_doing_anything(tmp_path, monkeypatch):

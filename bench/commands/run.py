@@ -29,6 +29,14 @@ def run(
     warmup: int = typer.Option(10, "--warmup", help="Untimed calls before timing each case."),
     max_time: float = typer.Option(1.0, "--max-time", help="Seconds of timed rounds per case."),
     min_rounds: int = typer.Option(5, "--min-rounds", help="Timed rounds per case at least."),
+    memory: bool = typer.Option(True, "--memory/--no-memory",
+                                help="Peak memory per row, each in a fresh process (--no-memory skips it)."),
+    include_transfer: bool = typer.Option(False, "--include-transfer",
+                                          help="Time host→device→host: CPU inputs in, output back."),
+    stability_budget: float | None = typer.Option(
+        None, "--stability-budget",
+        help="Seconds per case to warm up until stable, and again for extra rounds when IQR/median > 0.10 "
+             "(default: --max-time)."),
     fmt: str = typer.Option("rich", "--format", help="rich, markdown, csv or json (the table on stdout)."),
     trust: bool = typer.Option(False, "--trust",
                                help="Load TorchScript files even if their sha256 is not the one "
@@ -39,6 +47,7 @@ def run(
     """Time every model × runtime × batch size; save results/benchmarks/<UTC time>_<device>.json."""
     config = RunConfig.from_text(
         device=device, models=models, runtimes=runtimes, batch_sizes=batch_sizes, results_dir=results_dir,
+        memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
         threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
         min_rounds=min_rounds, trust=trust,
     )
