@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from train.fileio import write_json, write_text
 from train.registry import get_model
 
 PROGRESS_ENV = "BENCH_PROGRESS_FILE"  # read by suites/conftest.py
+_INTERRUPT_GRACE_S = 60.0  # after Ctrl-C, how long pytest may take to finish and write the JSON
 _POLL_S = 0.2  # how often the progress file is re-read while the suites run
 
 
@@ -113,6 +115,12 @@ class RunOutcome:
 OnEvent = Callable[[RunEvent], None]
 
 
+class RunInterrupted(BenchError):
+    """Ctrl-C during `bench run`: the finished rows were kept (the message says where); exit 130."""
+
+    exit_code = 130
+
+
 def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOutcome:
     """Export what is missing, time every case in a pytest subprocess, save its JSON; rows for the table."""
     started = time.perf_counter()
@@ -126,7 +134,11 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
         tmp_dir = Path(tmp)
         json_tmp, log_tmp, progress = tmp_dir / "benchmark.json", tmp_dir / "pytest.log", tmp_dir / "progress"
         before = snapshot()
-        returncode = _run_suites(config, json_tmp, log_tmp, progress, tmp_dir, emit)
+        try:
+            returncode = _run_suites(config, json_tmp, log_tmp, progress, tmp_dir, emit)
+        except KeyboardInterrupt:
+            write_text(log_target, log_tmp.read_text(errors="replace") if log_tmp.exists() else "")
+            raise _keep_finished_rows(json_tmp, progress, target, log_target) from None
         contention = foreign_share(before, snapshot())
         log_text = log_tmp.read_text(errors="replace")
         write_text(log_target, log_text)
@@ -144,6 +156,28 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     data.setdefault("bench", {})["foreign_cpu_share"] = round(contention, 4)
     write_json(target, data)
     return RunOutcome(target, log_target, rows_from_json(data), time.perf_counter() - started, contention)
+
+
+def _keep_finished_rows(json_tmp: Path, progress: Path, target: Path, log_target: Path) -> RunInterrupted:
+    """After Ctrl-C: save the rows that finished (pytest wrote the JSON at session end) to `target`."""
+    outcomes = _finished_cases(progress)
+    done = {(o["model"], o["runtime"], o["device"], o["batch"]) for o in outcomes if o["status"] == "passed"}
+    try:
+        data = json.loads(json_tmp.read_bytes()) if json_tmp.exists() else None
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        return RunInterrupted(f"interrupted: {len(outcomes)} case(s) had finished but pytest wrote no JSON, "
+                              f"so no results were saved (log: {log_target})")
+    # The case running at Ctrl-C may have left partial timings: keep only the cases that finished.
+    data["benchmarks"] = [
+        b for b in data.get("benchmarks", [])
+        if tuple((b.get("extra_info") or {}).get(k) for k in ("model", "runtime", "device", "batch")) in done
+    ]
+    data.setdefault("bench", {})["interrupted"] = True
+    write_json(target, data)
+    return RunInterrupted(f"interrupted: kept the {len(data['benchmarks'])} finished row(s) in {target} "
+                          f"(log: {log_target})")
 
 
 def export_missing(config: RunConfig, emit: OnEvent) -> None:
@@ -201,8 +235,9 @@ def _run_suites(config: RunConfig, json_path: Path, log_path: Path, progress: Pa
     env = {**os.environ, PROGRESS_ENV: str(progress)}
     seen = 0
     with open(log_path, "wb") as log:
+        # Its own session: a terminal's Ctrl-C reaches only this process, which forwards exactly one SIGINT.
         proc = subprocess.Popen(pytest_command(config, json_path), cwd=cwd, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             while True:
                 try:
@@ -213,9 +248,24 @@ def _run_suites(config: RunConfig, json_path: Path, log_path: Path, progress: Pa
                 seen = _relay_progress(progress, seen, emit)
                 if finished:
                     return proc.returncode
+        except KeyboardInterrupt:
+            _interrupt(proc)  # pytest stops, runs its session end and writes the JSON of the finished cases
+            raise
         except BaseException:
-            proc.terminate()  # Ctrl-C or a display error: never leave the benchmark running alone
+            proc.terminate()  # a display error: never leave the benchmark running alone
             proc.wait()
+            raise
+
+
+def _interrupt(proc: subprocess.Popen) -> None:
+    """SIGINT to pytest, wait for a clean finish; kill it if that takes too long or Ctrl-C comes again."""
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=_INTERRUPT_GRACE_S)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
             raise
 
 
