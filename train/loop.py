@@ -47,6 +47,7 @@ class FitResult:
     data_time_s: float
     time_to_target_s: float | None = None  # total_train_time_s when val accuracy first reached the target
     epochs_to_target: int | None = None
+    interrupted: bool = False  # Ctrl-C ended the loop early: history and best weights cover finished epochs
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -66,30 +67,37 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
     to_target: tuple[float, int] | None = None
     synchronize(device)
     loop_start = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
-        lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trains with
-        trained = task.train_epoch(model, optimizer)
-        if scheduler is not None:
-            scheduler.step()
-        val = task.evaluate(model, ("val",))["val"]
-        val_acc = val.accuracy()
-        total_compute += trained.compute_s
-        total_data += trained.data_s
-        if val_acc > best_acc:
-            best_acc, best_epoch, best_state = val_acc, epoch, _snapshot(model)
-        if cfg.target_accuracy is not None and to_target is None and val_acc >= cfg.target_accuracy:
-            to_target = (total_compute, epoch)
-        synchronize(device)
-        stats = EpochStats(epoch, trained.loss, trained.accuracy, val.loss, val_acc,
-                           val.macro_f1(task.num_classes), lr, trained.compute_s, trained.data_s,
-                           time.perf_counter() - loop_start)
-        history.append(stats)
-        if on_epoch is not None:
-            on_epoch(stats)
+    interrupted = False
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trains with
+            trained = task.train_epoch(model, optimizer)
+            if scheduler is not None:
+                scheduler.step()
+            val = task.evaluate(model, ("val",))["val"]
+            val_acc = val.accuracy()
+            total_compute += trained.compute_s
+            total_data += trained.data_s
+            if val_acc > best_acc:
+                best_acc, best_epoch, best_state = val_acc, epoch, _snapshot(model)
+            if cfg.target_accuracy is not None and to_target is None and val_acc >= cfg.target_accuracy:
+                to_target = (total_compute, epoch)
+            synchronize(device)
+            stats = EpochStats(epoch, trained.loss, trained.accuracy, val.loss, val_acc,
+                               val.macro_f1(task.num_classes), lr, trained.compute_s, trained.data_s,
+                               time.perf_counter() - loop_start)
+            history.append(stats)
+            if on_epoch is not None:
+                on_epoch(stats)
+    except KeyboardInterrupt:  # Ctrl-C: keep the finished epochs (the caller saves them and says where)
+        if not history:
+            raise
+        interrupted = True
     synchronize(device)
     loop_time = time.perf_counter() - loop_start
     return FitResult(
         history, best_epoch, best_state, total_compute, loop_time, total_data,
         time_to_target_s=to_target[0] if to_target else None,
         epochs_to_target=to_target[1] if to_target else None,
+        interrupted=interrupted,
     )

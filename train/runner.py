@@ -50,6 +50,12 @@ class RunOptions:
             raise BenchError(f"--threads must be at least 1, got {self.threads}")
 
 
+class TrainingInterrupted(BenchError):
+    """Ctrl-C during `bench train`: the finished epochs were saved (the message says where); exit 130."""
+
+    exit_code = 130
+
+
 class Observer(Protocol):
     """Receives progress; the CLI shows it, tests ignore it. Implementations must not raise."""
 
@@ -174,8 +180,11 @@ def train_seed(cfg: TrainConfig, data: Splits | Data, options: RunOptions, devic
         "num_parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
         "threads": torch.get_num_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "graph": graph_note,
     }
+    if result.interrupted:
+        metrics["interrupted_after_epoch"] = len(result.history)  # Ctrl-C: best of the finished epochs
     if peak is not None:
         metrics["peak_memory_bytes"] = int(peak)
         metrics["peak_memory_method"] = "CUDA allocator peak during the training loop"
@@ -217,10 +226,18 @@ def train_model(cfg: TrainConfig, data: Splits | Data, options: RunOptions, devi
     for offset in range(options.seeds):
         seeded = dataclasses.replace(cfg, seed=cfg.seed + offset)
         runs.append(train_seed(seeded, data, options, device, _run_dir(options, seeded, stamp), observer))
+        if "interrupted_after_epoch" in runs[-1].metrics:
+            break  # Ctrl-C: no further seeds
     best = max(runs, key=lambda r: r.metrics["val_acc"])  # first seed wins ties
     report = ModelReport(cfg.model, cfg.dataset, runs, summarise(runs), best.config.seed)
     if options.save:
         report.checkpoint, report.metrics_path = _save(report, best, options)
+    stopped = runs[-1].metrics.get("interrupted_after_epoch")
+    if stopped is not None:
+        where = (f"best checkpoint so far in {report.checkpoint}, metrics in {report.metrics_path}"
+                 if options.save else "nothing saved (saving is off)")
+        raise TrainingInterrupted(
+            f"interrupted: {cfg.model} stopped after {stopped} of {cfg.epochs} epoch(s); {where}")
     return report
 
 
