@@ -7,15 +7,13 @@ A runtime or provider that cannot run here is a skip with its reason, never a su
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from bench.harness import time_call
 from bench.memory_worker import measure_in_subprocess
 from bench.results import latency_info, memory_info, roofline_info, stability_info
 from bench.runtimes import RuntimeUnavailable, get_runtime
 from bench.selection import Case
-from bench.stability import extend_until_stable, warm_until_stable
 from train.registry import get_model
 
 
@@ -46,20 +44,6 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     checked_on = f"{size}, seed {config.seed}, on {session.details.device}"
     parity = compare_outputs(suite.reference(spec, case.size), session.run(inputs),
                              atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL, checked_on=checked_on)
-    # First calls pay for kernel selection, allocation and JIT profiling: never time them. A fixed count
-    # first (pytest-benchmark's warm-up count when `bench run` turns it on, else --bench-warmup) ...
-    benchmark_warmup = request.config.getoption("benchmark_warmup")
-    fixed = request.config.getoption("benchmark_warmup_iterations") if benchmark_warmup else config.warmup
-    for _ in range(fixed):
-        call()
-    # ... then until call times settle (bounded): a fixed count is too few for some runtimes.
-    settled = warm_until_stable(call, budget_s=config.stability_budget_s)
-    warmup = (f"{fixed} untimed calls, then {settled.calls} more until the median of the last 5 moved < 5 %"
-              if settled.settled else f"{fixed} untimed calls, then {settled.calls} more (times not settled "
-              f"within {config.stability_budget_s:g} s)")
-    if benchmark_warmup:
-        warmup += "; then pytest-benchmark's own warm-up"
-
     benchmark.group = case.group
     benchmark.extra_info.update({
         "model": case.model, "runtime": case.runtime, "device": case.device,
@@ -72,28 +56,19 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
         "runtime_device": session.details.device,
         "recipe": session.details.recipe,
         "weights": artifacts.weights,
-        "warmup": warmup,
-        "warmup_settled": settled.settled,
         "timing_scope": timing_scope,
     })
-    benchmark(call)
-    if benchmark.stats is None:  # None under --benchmark-disable: nothing was timed
+    # Fixed warm-up: pytest-benchmark's count when `bench run` turns its warm-up on, else --bench-warmup.
+    benchmark_warmup = bool(request.config.getoption("benchmark_warmup"))
+    fixed = request.config.getoption("benchmark_warmup_iterations") if benchmark_warmup else config.warmup
+    timed = time_call(benchmark, call, fixed_warmup=fixed, budget_s=config.stability_budget_s,
+                      benchmark_warmup=benchmark_warmup)
+    if timed is None:  # --benchmark-disable: nothing was timed
         return
-    samples, iterations = benchmark.stats.stats.data, benchmark.stats.iterations
-
-    def take_round() -> float:
-        """One more round the way pytest-benchmark times it: `iterations` calls, seconds per call."""
-        start = time.perf_counter()
-        for _ in range(iterations):
-            call()
-        return (time.perf_counter() - start) / iterations
-
-    # Noisy rows get more rounds, appended to pytest-benchmark's own samples (its stats are computed from
-    # them when the JSON is written, so p50 and the JSON's stats agree).
-    extra = extend_until_stable(take_round, samples, budget_s=config.stability_budget_s)
-    info = latency_info(samples, items=case.size, iterations=iterations)
+    info = latency_info(timed.samples, items=case.size, iterations=timed.iterations)
     benchmark.extra_info.update(info)
-    benchmark.extra_info.update(stability_info(samples, extra))
+    benchmark.extra_info.update({"warmup": timed.warmup, "warmup_settled": timed.warmup_settled})
+    benchmark.extra_info.update(stability_info(timed.samples, timed.extra_rounds))
     flops = suite.flops(spec, case.size)
     benchmark.extra_info.update(roofline_info(flops, info["p50_ms"] / 1e3, matmul_peak))
     if config.memory:

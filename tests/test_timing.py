@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from bench.harness import time_call
 from bench.runtimes.base import RuntimeDetails
 from bench.runtimes.torch_session import TorchSession
 from bench.timing import measure, synchronized
@@ -83,3 +84,44 @@ def test_foreign_cpu_share_from_hand_made_snapshots():
     assert foreign_share(CpuSnapshot(0.0, 0.0, 0.0), CpuSnapshot(1.0, 0.0, 5.0), cpus=2) == 0.0  # clamped
     now = snapshot()
     assert 0.0 <= foreign_share(now, snapshot()) <= 1.0
+
+
+class FakeBenchmark:
+    """pytest-benchmark's fixture reduced to what the harness uses: timed rounds of one call each."""
+
+    def __init__(self, clock, rounds: int):
+        self.clock, self.rounds, self.stats = clock, rounds, None
+
+    def __call__(self, fn):
+        from types import SimpleNamespace
+
+        data = []
+        for _ in range(self.rounds):
+            start = self.clock()
+            fn()
+            data.append(self.clock() - start)
+        self.stats = SimpleNamespace(stats=SimpleNamespace(data=data), iterations=1)
+
+
+def test_harness_never_times_warmup_and_syncs_before_every_clock_read():
+    # Ten slow fixed warm-up calls, then steady calls of 1.0: warm-up until stable needs 10 of them.
+    gpu = FakeGpu([100.0] * 10 + [1.0] * 30)
+    call = synchronized(gpu.launch, gpu.synchronize)  # what a runtime's bind() returns
+    bench = FakeBenchmark(gpu.clock, rounds=5)
+    timed = time_call(bench, call, fixed_warmup=10, budget_s=1e6, benchmark_warmup=False, clock=gpu.clock)
+    assert timed.samples == [1.0] * 5 and timed.extra_rounds == 0 and timed.warmup_settled
+    assert timed.warmup.startswith("10 untimed calls, then 10 more")
+    assert gpu.log[:20] == ["launch", "sync"] * 10  # fixed warm-up: no clock read at all
+    # Until-stable warm-up (its start, then 10 calls), then the five timed rounds: every launch is
+    # drained before the clock is read again, so each sample is device time, not launch time.
+    assert gpu.log[20:61] == ["clock"] + ["clock", "launch", "sync", "clock"] * 10
+    assert gpu.log[61:81] == ["clock", "launch", "sync", "clock"] * 5
+    assert all(gpu.log[i + 1] == "sync" for i, event in enumerate(gpu.log) if event == "launch")
+
+
+def test_harness_adds_rounds_to_a_noisy_row_through_the_same_synchronised_call():
+    gpu = FakeGpu([1.0] * 10 + [1.0, 3.0, 1.0, 3.0, 1.0] + [1.0] * 50)  # noisy timed rounds, then steady
+    call = synchronized(gpu.launch, gpu.synchronize)
+    timed = time_call(FakeBenchmark(gpu.clock, rounds=5), call, fixed_warmup=0, budget_s=1e6,
+                      benchmark_warmup=False, clock=gpu.clock)
+    assert timed.extra_rounds == 5 and timed.samples == [1.0, 3.0, 1.0, 3.0, 1.0] + [1.0] * 5
