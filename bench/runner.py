@@ -128,7 +128,7 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     resolve_device(config.device)  # CUDA missing is an error before any export or subprocess
     export_missing(config, emit)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    target = config.benchmarks_dir / f"{stamp}_{config.device.replace(':', '')}.json"
+    target = _unused(config.benchmarks_dir / f"{stamp}_{config.device.replace(':', '')}.json")
     log_target = target.with_suffix(".log")
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         tmp_dir = Path(tmp)
@@ -156,6 +156,15 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     data.setdefault("bench", {})["foreign_cpu_share"] = round(contention, 4)
     write_json(target, data)
     return RunOutcome(target, log_target, rows_from_json(data), time.perf_counter() - started, contention)
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `<stem>_2.json`, `_3`, … when a run in the same second already wrote it: never overwrite."""
+    candidate, n = path, 1
+    while candidate.exists() or candidate.with_suffix(".log").exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
+    return candidate
 
 
 def _keep_finished_rows(json_tmp: Path, progress: Path, target: Path, log_target: Path) -> RunInterrupted:

@@ -69,3 +69,14 @@ def test_sigint_keeps_finished_rows_in_a_valid_json(tmp_path, mnist_mlp_results)
     assert data["bench"]["interrupted"] is True
     assert not list(scratch.glob("bench-run-*")), "the run's scratch folder was left behind"
     assert not [p for p in results.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_second_run_in_the_same_second_never_overwrites_the_first(tmp_path):
+    from bench.runner import _unused
+
+    first = tmp_path / "20261123T125717Z_cpu.json"
+    assert _unused(first) == first
+    first.write_text("{}")
+    second = _unused(first)
+    assert second.name == "20261123T125717Z_cpu_2.json"
+    assert sorted([second.name, first.name]) == [first.name, second.name]  # newest still sorts last
