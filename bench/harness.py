@@ -27,16 +27,20 @@ class Timed:
 
 def time_call(benchmark, call: Callable[[], object], *, fixed_warmup: int, budget_s: float,
               benchmark_warmup: bool, clock: Clock = time.perf_counter) -> Timed | None:
-    """Warm `call` up (fixed, then until stable), time it with `benchmark`, extend noisy samples within
-    `budget_s`; None when the fixture timed nothing (--benchmark-disable). `call` returns once the device
-    is idle, so pytest-benchmark's host clock around it times the work, not the launch."""
-    # First calls pay for kernel selection, allocation and JIT profiling: never time them.
-    for _ in range(fixed_warmup):
+    """Warm `call` up (`fixed_warmup` calls, fewer past `budget_s`; then until stable), time it with
+    `benchmark`, extend noisy samples within `budget_s`; None when the fixture timed nothing
+    (--benchmark-disable). `call` returns once the device is idle, so pytest-benchmark's host clock
+    around it times the work, not the launch."""
+    # First calls pay for kernel selection, allocation and JIT profiling: never time them. The fixed count
+    # stops early past `budget_s` (a 3 s call needs no ten warm-ups; pytest-benchmark warms up after it).
+    started, fixed = clock(), 0
+    while fixed < fixed_warmup and (fixed == 0 or clock() - started < budget_s):
         call()
+        fixed += 1
     # A fixed count is too few for some runtimes: keep going until call times settle (bounded).
     settled = warm_until_stable(call, budget_s=budget_s, clock=clock)
-    warmup = (f"{fixed_warmup} untimed calls, then {settled.calls} more until the median of the last 5 "
-              f"moved < 5 %" if settled.settled else f"{fixed_warmup} untimed calls, then {settled.calls} "
+    warmup = (f"{fixed} untimed calls, then {settled.calls} more until the median of the last 5 "
+              f"moved < 5 %" if settled.settled else f"{fixed} untimed calls, then {settled.calls} "
               f"more (times not settled within {budget_s:g} s)")
     if benchmark_warmup:
         warmup += "; then pytest-benchmark's own warm-up"

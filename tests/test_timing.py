@@ -111,11 +111,12 @@ def test_harness_never_times_warmup_and_syncs_before_every_clock_read():
     timed = time_call(bench, call, fixed_warmup=10, budget_s=1e6, benchmark_warmup=False, clock=gpu.clock)
     assert timed.samples == [1.0] * 5 and timed.extra_rounds == 0 and timed.warmup_settled
     assert timed.warmup.startswith("10 untimed calls, then 10 more")
-    assert gpu.log[:20] == ["launch", "sync"] * 10  # fixed warm-up: no clock read at all
-    # Until-stable warm-up (its start, then 10 calls), then the five timed rounds: every launch is
-    # drained before the clock is read again, so each sample is device time, not launch time.
-    assert gpu.log[20:61] == ["clock"] + ["clock", "launch", "sync", "clock"] * 10
-    assert gpu.log[61:81] == ["clock", "launch", "sync", "clock"] * 5
+    # The five timed rounds come after all 20 warm-up calls (10 fixed, 10 until stable), and every launch
+    # is drained before the clock is read again, so each sample is device time, not launch time.
+    launches = [i for i, event in enumerate(gpu.log) if event == "launch"]
+    assert len(launches) == 25
+    first_timed = launches[20] - 1
+    assert gpu.log[first_timed:first_timed + 20] == ["clock", "launch", "sync", "clock"] * 5
     assert all(gpu.log[i + 1] == "sync" for i, event in enumerate(gpu.log) if event == "launch")
 
 
@@ -125,3 +126,12 @@ def test_harness_adds_rounds_to_a_noisy_row_through_the_same_synchronised_call()
     timed = time_call(FakeBenchmark(gpu.clock, rounds=5), call, fixed_warmup=0, budget_s=1e6,
                       benchmark_warmup=False, clock=gpu.clock)
     assert timed.extra_rounds == 5 and timed.samples == [1.0, 3.0, 1.0, 3.0, 1.0] + [1.0] * 5
+
+
+def test_harness_cuts_the_fixed_warmup_short_for_a_slow_call():
+    gpu = FakeGpu([5.0] * 40)  # each call outlasts the 3 s budget
+    call = synchronized(gpu.launch, gpu.synchronize)
+    timed = time_call(FakeBenchmark(gpu.clock, rounds=5), call, fixed_warmup=10, budget_s=3.0,
+                      benchmark_warmup=False, clock=gpu.clock)
+    assert timed.warmup.startswith("1 untimed calls, then 1 more (times not settled")
+    assert timed.samples == [5.0] * 5
