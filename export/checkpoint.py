@@ -92,4 +92,4 @@ def _load_error(exc: BaseException) -> str:
     if refused:
         # e.g. "Unsupported global: GLOBAL torch.torch_version.TorchVersion was not an allowed global ..."
         return "weights_only refused it: " + refused.group(1).split(". ")[0].strip()
-    return first_line(exc)
+    return first_line(exc).split(". This is an internal miniz error")[0]  # torch's advice paragraph: noise

@@ -75,7 +75,8 @@ def load_torchscript(path: Path, device: torch.device | str) -> torch.jit.Script
             module = torch.jit.load(str(path), map_location=torch.device(device))
         except RuntimeError as exc:
             raise BenchError(
-                f"cannot load TorchScript {path}: {first_line(exc)}; re-run `bench export`"
+                f"cannot load TorchScript {path}: "
+                f"{first_line(exc).split('. This is an internal miniz error')[0]}; re-run `bench export`"
             ) from exc
         return torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
 
