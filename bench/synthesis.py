@@ -364,9 +364,14 @@ def benchmark_table(rows: Sequence[BenchRow], device: str, models: Sequence[str]
     the newest row of each case on `device`; models given but never timed there appear as 'not run'."""
     rows = [b for b in rows if b.row.device == device]
     with_memory = any(b.peak_memory_bytes is not None for b in rows)
+    # Roofline and stability columns only when the rows carry them (runs before these were recorded don't).
+    extras = [(key, column) for key, column in (
+        ("gflops_achieved", Column("GFLOP/s", ".1f")), ("pct_of_peak", Column("% of peak", ".1f")),
+        ("iqr_over_median", Column("IQR/median", ".2f"))) if any(key in b.extra for b in rows)]
     columns = [Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
                Column("unit", align="left"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
                Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f")]
+    columns += [column for _, column in extras]
     if with_memory:
         columns.append(Column("peak memory MiB", ".1f"))
     out = []
@@ -375,21 +380,28 @@ def benchmark_table(rows: Sequence[BenchRow], device: str, models: Sequence[str]
         r = b.row
         if r.status != "ok":
             cells: list[Cell] = [r.model, r.runtime, r.batch, r.unit, r.status, r.status, None, None]
-            out.append(Row(tuple(cells + [None] * with_memory), r.reason))
+            out.append(Row(tuple(cells + [None] * (len(extras) + with_memory)), r.reason))
             continue
         speedup = 1.0 if r.runtime == "eager" else r.speedup_vs_eager
         cells = [r.model, r.runtime, r.batch, r.unit, r.p50_ms, r.p99_ms, r.throughput_per_s, speedup]
+        cells += [b.extra.get(key) for key, _ in extras]
         if with_memory:
             peak = b.peak_memory_bytes
             cells.append(None if peak is None else peak / MIB)
-        out.append(Row(tuple(cells)))
+        unstable = b.extra.get("unstable")
+        out.append(Row(tuple(cells), f"unstable: IQR/median {b.extra.get('iqr_over_median', 0):.2f} > 0.10"
+                       if unstable else ""))
     for model in models:
         if model not in timed:
             cells = [model, "all", None, "nodes" if get_model(model).is_graph else "samples",
                      NOT_RUN, NOT_RUN, None, None]
-            out.append(Row(tuple(cells + [None] * with_memory), f"benchmark: {run_command([model], device)}"))
+            out.append(Row(tuple(cells + [None] * (len(extras) + with_memory)),
+                           f"benchmark: {run_command([model], device)}"))
     notes = ["p50/p99 over pytest-benchmark rounds; throughput = batch / p50; "
              "speedup = eager p50 / this p50, same model, device and size, from the same run"]
+    if extras:
+        notes.append("GFLOP/s = counted FLOPs (matmul/conv) / p50; % of peak: of the fp32 matmul peak "
+                     "measured in the same run; IQR/median > 0.10 after extra rounds marks a row unstable")
     if not with_memory:
         notes.append("peak memory: not recorded by these runs (no peak_memory_bytes in the rows)")
     else:
