@@ -17,7 +17,7 @@ from train.errors import BenchError
 
 
 def measure_row_memory(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
-                       threads: int, calls: int = 5) -> dict:
+                       threads: int, calls: int = 5, trust: bool = False) -> dict:
     """Load, bind and call the row `calls` times inside the matching probe; the figure as a dict."""
     import torch
 
@@ -35,7 +35,7 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
         # Baseline: the interpreter with torch and the runtimes imported, before the model exists.
         probe = CpuPeakProbe(baseline_bytes=rss_bytes())
     with probe:
-        session = get_runtime(runtime).load(spec, model_dir, torch_device, threads)
+        session = get_runtime(runtime).load(spec, model_dir, torch_device, threads, trust=trust)
         call = session.bind(inputs)
         for _ in range(calls):
             call()
@@ -45,13 +45,15 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
 
 
 def measure_in_subprocess(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
-                          threads: int, calls: int = 5, timeout_s: float = 300) -> dict:
+                          threads: int, calls: int = 5, timeout_s: float = 300, trust: bool = False) -> dict:
     """Run `measure_row_memory` in a fresh interpreter; BenchError with its stderr if it fails."""
     cmd = [sys.executable, "-m", "bench.memory_worker", "--model", model, "--runtime", runtime,
            "--device", device, "--model-dir", str(model_dir), "--threads", str(threads),
            "--calls", str(calls)]
     if size is not None:
         cmd += ["--size", str(size)]
+    if trust:
+        cmd.append("--trust")  # the timed row loaded an unvouched TorchScript file with --trust: so may this
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -69,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--trust", action="store_true",
+                        help="load TorchScript files the manifest does not vouch for")
     args = parser.parse_args(argv)
     figure = measure_row_memory(args.model, args.runtime, args.device, args.size, args.model_dir,
-                                args.threads, args.calls)
+                                args.threads, args.calls, trust=args.trust)
     print(json.dumps(figure))
     return 0
 

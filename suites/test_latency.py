@@ -73,5 +73,5 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     benchmark.extra_info.update(roofline_info(flops, info["p50_ms"] / 1e3, matmul_peak))
     if config.memory:
         figure = measure_in_subprocess(case.model, case.runtime, str(config.device), case.size,
-                                       artifacts.model_dir, config.threads)
+                                       artifacts.model_dir, config.threads, trust=config.trust)
         benchmark.extra_info.update(memory_info(figure))
