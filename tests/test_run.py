@@ -49,11 +49,13 @@ def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results
     assert data["bench"]["foreign_cpu_share"] == pytest.approx(outcome.foreign_cpu_share, abs=1e-4)
     # Numbers you can trust: memory by a named method, the roofline, the stability verdict.
     peak = data["machine_info"]["bench"]["matmul_peak"]
-    assert peak["gflops"] > 0 and peak["threads"] == 1 and peak["dtype"] == "float32"
+    assert peak["gflops"] == max(peak["measured_gflops"]) > 0 and peak["threads"] == 1
+    assert peak["dtype"] == "float32"
     for bench_row in data["benchmarks"]:
         extra = bench_row["extra_info"]
         assert extra["peak_memory_bytes"] > 0 and "VmHWM" in extra["peak_memory_method"]
-        assert extra["flops"] > 0 and extra["pct_of_peak"] > 0
+        assert extra["flops"] > 0 and extra["matmul_peak_gflops"] == peak["gflops"]
+        assert extra["pct_of_peak"] == pytest.approx(100 * extra["gflops_achieved"] / peak["gflops"])
         assert extra["gflops_achieved"] == pytest.approx(extra["flops"] / (extra["p50_ms"] / 1e3) / 1e9)
         assert extra["unstable"] == (extra["iqr_over_median"] > 0.10)
         assert extra["timing_scope"].startswith("device-resident")
