@@ -63,6 +63,10 @@ def _register_commands() -> None:
 
     app.command("report")(report.report)
 
+    from bench.commands import accuracy
+
+    app.command("accuracy")(accuracy.accuracy)
+
 
 _register_commands()
 

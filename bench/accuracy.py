@@ -1,0 +1,185 @@
+"""Test accuracy of each exported format, re-measured through every runtime on the real test split."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from torch_geometric.data import Data
+
+from bench.artifacts import ensure_exported
+from bench.runtimes import RuntimeUnavailable, Session, get_runtime, runtime_names
+from bench.selection import parse_models
+from bench.tabular import Column, Row, TableData
+from train.checkpoint import checkpoint_path, load_checkpoint
+from train.config import TrainConfig, build_config
+from train.data.registry import data_key, load_data
+from train.data.splits import Splits
+from train.errors import BenchError
+from train.fileio import write_json
+from train.metrics import accuracy
+from train.registry import ModelSpec, get_model
+
+CPU = torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class AccuracyRow:
+    """One model through one runtime on its test split (runtime None: the model could not be measured)."""
+
+    model: str
+    dataset: str
+    runtime: str | None
+    test_acc: float | None  # re-measured through this runtime
+    delta_vs_eager_pp: float | None  # (test_acc - eager's) in percentage points
+    differs_from_eager: int | None  # test samples whose predicted class differs from eager's
+    samples: int | None
+    checkpoint_test_acc: float | None  # what training recorded in the checkpoint
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AccuracyOutcome:
+    """The rows and the JSON they were written to."""
+
+    rows: list[AccuracyRow]
+    json_path: Path
+
+
+def measure_accuracy(models: str | Sequence[str] | None, data_dir: Path, results_dir: Path, *,
+                     download: bool = True, threads: int = 1,
+                     on_model: Callable[[str], None] | None = None) -> AccuracyOutcome:
+    """Measure each requested model with a checkpoint through every runtime; write results/accuracy/."""
+    names = parse_models(models if isinstance(models, str) or models is None else ",".join(models))
+    results_dir = Path(results_dir)
+    rows: list[AccuracyRow] = []
+    data_cache: dict[tuple, Splits | Data] = {}
+    for name in names:
+        if on_model is not None:
+            on_model(name)
+        rows += model_rows(get_model(name), Path(data_dir), results_dir, download, threads, data_cache)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = _unused(results_dir / "accuracy" / f"{stamp}.json")
+    write_json(target, {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": "cpu",
+        "threads": threads,
+        "data_dir": str(Path(data_dir).resolve()),
+        "results_dir": str(results_dir.resolve()),
+        "rows": [asdict(r) for r in rows],
+    })
+    return AccuracyOutcome(rows, target)
+
+
+def model_rows(spec: ModelSpec, data_dir: Path, results_dir: Path, download: bool, threads: int,
+               data_cache: dict[tuple, Splits | Data] | None = None) -> list[AccuracyRow]:
+    """One row per runtime for `spec`, or a single row saying why it cannot be measured."""
+    ckpt = checkpoint_path(results_dir, spec.name)
+    if not ckpt.is_file():
+        return [AccuracyRow(spec.name, spec.dataset, None, None, None, None, None, None,
+                            f"no checkpoint: run `bench train {spec.dataset} --model {spec.name}`")]
+    payload = load_checkpoint(ckpt)
+    recorded = payload["metrics"].get("test_acc")
+    recorded = float(recorded) if isinstance(recorded, (int, float)) else None
+    cfg = build_config(dict(payload["config"]), str(ckpt))
+    if cfg.model != spec.name:
+        raise BenchError(f"checkpoint {ckpt} was trained for {cfg.model}, not {spec.name}; retrain it")
+    cache = data_cache if data_cache is not None else {}
+    key = data_key(cfg)
+    if key not in cache:
+        cache[key] = load_data(cfg, data_dir, download)
+    test = _test_batches(spec, cfg, cache[key])
+    artifacts = ensure_exported(spec, results_dir / "exports", results_dir / "checkpoints")
+
+    rows: list[AccuracyRow] = []
+    eager: torch.Tensor | None = None
+    eager_acc = 0.0
+    for runtime_name in runtime_names():
+        runtime = get_runtime(runtime_name)
+        base = dict(model=spec.name, dataset=spec.dataset, runtime=runtime_name,
+                    checkpoint_test_acc=recorded)
+        reason = artifacts.unavailable_reason(runtime.export_format)
+        if reason is None:
+            try:
+                session = runtime.load(spec, artifacts.model_dir, CPU, threads)
+            except RuntimeUnavailable as exc:
+                reason = str(exc)
+        if reason is not None:
+            rows.append(AccuracyRow(**base, test_acc=None, delta_vs_eager_pp=None, differs_from_eager=None,
+                                    samples=None, note=reason))
+            continue
+        preds, targets = _predict(session, test)
+        acc = accuracy(preds, targets)  # training's own definition (a float32 mean), so the numbers agree
+        if runtime_name == "eager":
+            eager, eager_acc = preds, acc
+        delta = None if eager is None else (acc - eager_acc) * 100.0
+        differs = None if eager is None else int((preds != eager).sum())
+        rows.append(AccuracyRow(**base, test_acc=acc, delta_vs_eager_pp=delta, differs_from_eager=differs,
+                                samples=int(len(targets))))
+    return rows
+
+
+# (model inputs, labels, rows of the output to score: a node mask, or None for all of them)
+Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor | None]
+
+
+def _test_batches(spec: ModelSpec, cfg: TrainConfig, data: Splits | Data) -> Callable[[], list[Batch]]:
+    """The test split as the training task evaluates it: Cora's test mask, or the test DataLoader."""
+    if isinstance(data, Data):
+        mask = data.test_mask
+        if "edge_index" in spec.input_names:  # full graph in, test nodes' logits out
+            return lambda: [((data.x, data.edge_index), data.y[mask], mask)]
+        return lambda: [((data.x[mask],), data.y[mask], None)]  # nodes are independent without edges
+
+    def batches() -> list[Batch]:
+        loader = DataLoader(data.test, batch_size=cfg.eval_batch_size, shuffle=False,
+                            num_workers=cfg.num_workers)
+        return [((inputs,), labels, None) for inputs, labels in loader]
+
+    return batches
+
+
+def _predict(session: Session, test: Callable[[], list[Batch]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted classes and labels over the test split through `session`."""
+    preds, targets = [], []
+    for inputs, labels, rows in test():
+        logits = session.run(inputs)
+        if rows is not None:
+            logits = logits[rows]
+        if labels.shape[0] != logits.shape[0]:
+            raise BenchError(f"{session.details.runtime} returned {logits.shape[0]} rows for "
+                             f"{labels.shape[0]} labels")
+        preds.append(logits.argmax(1))
+        targets.append(labels)
+    return torch.cat(preds), torch.cat(targets)
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `<stem>-2<suffix>`, ... when a run in the same second already took it."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+def accuracy_table(rows: Sequence[AccuracyRow], json_path: Path | None = None) -> TableData:
+    """The rows as one table for the renderers (test accuracy per runtime, checkpoint's for reference)."""
+    columns = (
+        Column("model", align="left"), Column("runtime", align="left"), Column("test_acc", ".4f"),
+        Column("Δ vs eager (pp)", "+.2f"), Column("≠ eager", "d"), Column("samples", "d"),
+        Column("checkpoint test_acc", ".4f"),
+    )
+    table_rows = tuple(
+        Row((r.model, r.runtime, r.test_acc, r.delta_vs_eager_pp, r.differs_from_eager, r.samples,
+             r.checkpoint_test_acc), r.note)
+        for r in rows
+    )
+    notes = ("test split through each runtime on CPU; Δ and ≠ eager compare with the eager row",)
+    if json_path is not None:
+        notes += (f"saved to {json_path}",)
+    return TableData("accuracy", "Test accuracy per exported format", columns, table_rows, notes)

@@ -1,0 +1,67 @@
+"""`bench accuracy` end to end: a 3-epoch cora-mlp, re-measured through every runtime on Cora's test mask."""
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+from train.checkpoint import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def trained_cora(shared_data, tmp_path_factory):
+    """(data dir, results dir) after `bench train cora --model cora-mlp --epochs 3` into a tmp folder."""
+    root = tmp_path_factory.mktemp("accuracy")
+    data_dir, results = root / "data", root / "results"
+    shutil.copytree(shared_data / "cora", data_dir / "cora")
+    result = CliRunner().invoke(app, [
+        "train", "cora", "--model", "cora-mlp", "--epochs", "3", "--data-dir", str(data_dir),
+        "--results-dir", str(results), "--no-tensorboard", "--no-download", "--device", "cpu",
+        "--format", "json",
+    ])
+    assert result.exit_code == 0, result.output
+    return data_dir, results
+
+
+def test_every_runtime_matches_eager_and_the_checkpoint(trained_cora):
+    data_dir, results = trained_cora
+    result = CliRunner().invoke(app, [
+        "accuracy", "--models", "cora-mlp,cora-gcn", "--data-dir", str(data_dir),
+        "--results-dir", str(results), "--no-download", "--format", "json", "--threads", "1",
+    ])
+    assert result.exit_code == 0, result.output
+    (table,) = json.loads(result.stdout)["tables"]
+    rows = table["rows"]
+    mlp = {r["runtime"]: r for r in rows if r["model"] == "cora-mlp"}
+    assert sorted(mlp) == ["eager", "onnxruntime", "torchscript"]
+
+    recorded = load_checkpoint(results / "checkpoints" / "cora-mlp.pt")["metrics"]["test_acc"]
+    eager = mlp["eager"]["test_acc"]
+    for row in mlp.values():
+        assert row["samples"] == 1000
+        assert row["test_acc"] == eager and row["≠ eager"] == 0 and row["Δ vs eager (pp)"] == 0
+        assert row["test_acc"] == pytest.approx(recorded, abs=1e-9)
+        assert row["checkpoint test_acc"] == pytest.approx(recorded, abs=1e-9)
+
+    (gcn,) = [r for r in rows if r["model"] == "cora-gcn"]
+    assert gcn["runtime"] is None and gcn["test_acc"] is None
+    assert gcn["note"] == "no checkpoint: run `bench train cora --model cora-gcn`"
+
+    (saved,) = (results / "accuracy").glob("*.json")
+    data = json.loads(saved.read_text())
+    assert [r["model"] for r in data["rows"]] == ["cora-mlp"] * 3 + ["cora-gcn"]
+    assert data["rows"][0]["test_acc"] == eager
+
+
+def test_unknown_model_and_missing_data_are_one_line_errors(trained_cora, tmp_path):
+    _, results = trained_cora
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["accuracy", "--models", "nope", "--results-dir", str(results)])
+    assert unknown.exit_code == 2 and "unknown model" in unknown.output
+    missing = runner.invoke(app, ["accuracy", "--models", "cora-mlp", "--data-dir", str(tmp_path / "none"),
+                                  "--results-dir", str(results), "--no-download"])
+    assert missing.exit_code == 2 and "Cora not found" in missing.output
+    errors = [line for line in missing.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in missing.output
