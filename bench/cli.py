@@ -7,8 +7,8 @@ import traceback
 import typer
 from typer.core import TyperGroup
 
-from bench.console import err
 from bench.errors import BenchError
+from bench.report.console import err
 
 
 class _ErrorsAsOneLine(TyperGroup):

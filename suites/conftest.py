@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.artifacts import ModelArtifacts, ensure_exported
-from bench.devices import default_threads, resolve_device
-from bench.envinfo import collect_environment
 from bench.errors import BenchError
-from bench.flops import count_flops
-from bench.roofline import MatmulPeak, measure_matmul_peak
+from bench.measure.devices import default_threads, resolve_device
+from bench.measure.environment import collect_environment
+from bench.measure.flops import count_flops
+from bench.measure.roofline import MatmulPeak, measure_matmul_peak
+from bench.run.artifacts import ModelArtifacts, ensure_exported
+from bench.run.selection import Case, build_cases, parse_batch_sizes, parse_models, parse_runtimes
 from bench.runtimes import get_runtime
-from bench.selection import Case, build_cases, parse_batch_sizes, parse_models, parse_runtimes
 from train.fileio import write_text
 from train.registry import ModelSpec
 
@@ -41,7 +41,7 @@ class SuiteConfig:
     warmup: int
     reuse_exports: bool  # `bench run` has just exported: take the exports as they are
     trust: bool = False  # load TorchScript files whose sha256 the manifest does not vouch for
-    memory: bool = True  # peak memory per row, each in a fresh process (bench.memory_worker)
+    memory: bool = True  # peak memory per row, each in a fresh process (bench.run.memory_worker)
     include_transfer: bool = False  # time host→device→host per call instead of device-resident inputs
     stability_budget_s: float = 1.0  # seconds per case for warm-up until stable, and again for extra rounds
 
@@ -116,7 +116,7 @@ class SuiteState:
         return self._references[key]
 
     def flops(self, spec: ModelSpec, size: int) -> int:
-        """FLOPs of one forward pass at `size` (bench.flops: matmul/conv only), counted once per case."""
+        """FLOPs of one forward pass at `size` (matmul/conv only), counted once per case."""
         key = (spec.name, size)
         if key not in self._flops:
             self._flops[key] = count_flops(spec, size)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench.harness import time_call
-from bench.memory_worker import measure_in_subprocess
-from bench.results import latency_info, memory_info, roofline_info, stability_info
+from bench.measure.harness import time_call
+from bench.records.schema import latency_info, memory_info, roofline_info, stability_info
+from bench.run.memory_worker import measure_in_subprocess
+from bench.run.selection import Case
 from bench.runtimes import RuntimeUnavailable, get_runtime
-from bench.selection import Case
 from train.registry import get_model
 
 

@@ -2,7 +2,7 @@
 records.
 
 The benchmark JSON mirrors what pytest-benchmark writes under `bench run` (suites/test_latency.py's
-extra_info, bench.results.latency_info's fields, the `bench` section of suites/conftest.py); the
+extra_info, bench.records.schema.latency_info's fields, the `bench` section of suites/conftest.py); the
 training record mirrors train.runner's metrics file and the sweep record train.sweep's.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.results import latency_info
+from bench.records.schema import latency_info
 
 ENVIRONMENT = {
     "schema_version": 1, "os": "Linux 6.0", "python": "3.11.7", "cpu": "Test CPU", "physical_cores": 2,

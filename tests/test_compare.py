@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.compare import compare, load_results, metric_ms
-from bench.envinfo import RESULTS_SCHEMA_VERSION
+from bench.measure.environment import RESULTS_SCHEMA_VERSION
+from bench.records.compare import compare, load_results, metric_ms
 from train.errors import BenchError
 
 

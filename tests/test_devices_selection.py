@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from bench.devices import default_threads, resolve_device
 from bench.errors import BenchError
-from bench.selection import build_cases, parse_batch_sizes, parse_models, parse_runtimes
+from bench.measure.devices import default_threads, resolve_device
+from bench.run.selection import build_cases, parse_batch_sizes, parse_models, parse_runtimes
 from train.registry import CORA_NUM_NODES
 
 

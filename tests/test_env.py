@@ -4,7 +4,7 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.envinfo import RESULTS_SCHEMA_VERSION, collect_environment
+from bench.measure.environment import RESULTS_SCHEMA_VERSION, collect_environment
 
 
 def test_environment_names_the_versions_that_shape_numbers():

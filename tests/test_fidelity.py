@@ -11,8 +11,8 @@ import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 from torch.utils.benchmark import Timer
 
-from bench.harness import time_call
-from bench.results import latency_info
+from bench.measure.harness import time_call
+from bench.records.schema import latency_info
 from bench.runtimes import get_runtime
 from train.registry import get_model
 

@@ -72,7 +72,7 @@ def test_sigint_keeps_finished_rows_in_a_valid_json(tmp_path, mnist_mlp_results)
 
 
 def test_a_second_run_in_the_same_second_never_overwrites_the_first(tmp_path):
-    from bench.runner import _unused
+    from bench.run.runner import _unused
 
     first = tmp_path / "20261123T125717Z_cpu.json"
     assert _unused(first) == first

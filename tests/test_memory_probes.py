@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.memory import CpuPeakProbe, CudaAllocatorProbe, cpu_peak_supported, peak_rss_bytes
-from bench.roofline import MatmulPeak, measure_matmul_peak, percent_of_peak
+from bench.measure.memory import CpuPeakProbe, CudaAllocatorProbe, cpu_peak_supported, peak_rss_bytes
+from bench.measure.roofline import MatmulPeak, measure_matmul_peak, percent_of_peak
 
 MIB = 2**20
 
@@ -52,7 +52,7 @@ def test_matmul_peak_and_percent_of_peak():
 
 
 def test_worker_process_sees_activation_memory_grow_with_batch(tmp_path):
-    from bench.memory_worker import measure_in_subprocess
+    from bench.run.memory_worker import measure_in_subprocess
     from train.registry import get_model
 
     model_dir = tmp_path / "mnist-cnn"

@@ -12,9 +12,9 @@ from report_fixtures import case, make_results, write_benchmark, write_sweep, wr
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.render import render_text, to_markdown
-from bench.report_inputs import load_benchmarks
-from bench.tabular import Column, Row, Stat, TableData, cell_text
+from bench.records.store import load_benchmarks
+from bench.report.render import render_text, to_markdown
+from bench.report.tabular import Column, Row, Stat, TableData, cell_text
 
 runner = CliRunner()
 

@@ -12,9 +12,9 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.report import latency_table
-from bench.results import rows_from_json
-from bench.runner import PROGRESS_ENV, RunConfig, pytest_command, run_benchmarks
+from bench.records.schema import rows_from_json
+from bench.report.tables import latency_table
+from bench.run.runner import PROGRESS_ENV, RunConfig, pytest_command, run_benchmarks
 
 # Tiny timing budget: these tests check plumbing, not speed.
 FAST = {"threads": 1, "warmup": 1, "max_time_s": 0.01, "min_rounds": 2, "memory": False}

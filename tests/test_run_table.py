@@ -3,10 +3,10 @@
 from report_fixtures import case, outcome
 from rich.console import Console
 
-from bench.report import latency_table, memory_method_short
-from bench.report_inputs import file_rows
-from bench.results import rows_from_json
-from bench.synthesis import benchmark_table
+from bench.records.schema import rows_from_json
+from bench.records.store import file_rows
+from bench.report.synthesis import benchmark_table
+from bench.report.tables import latency_table, memory_method_short
 
 
 def _data() -> dict:

@@ -8,7 +8,7 @@ import shutil
 import psutil
 import pytest
 
-from bench.runner import RunConfig, run_benchmarks
+from bench.run.runner import RunConfig, run_benchmarks
 
 RUNS = 10
 RSS_SLACK = 32 * 2**20  # bytes: allocator noise, not a leak (a leak of a session per run is far more)

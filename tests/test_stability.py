@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.stability import extend_until_stable, iqr_over_median, warm_until_stable
+from bench.measure.stability import extend_until_stable, iqr_over_median, warm_until_stable
 
 
 class FakeClock:

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from bench.results import latency_info
-from bench.stats import percentile, summarize, throughput
+from bench.measure.stats import percentile, summarize, throughput
+from bench.records.schema import latency_info
 
 
 def test_summary_of_one_to_ten_matches_hand_computation():

@@ -7,7 +7,7 @@ from report_fixtures import make_results
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bench.errors import BenchError
-from bench.tb_results import log_benchmark
+from bench.report.tensorboard import log_benchmark
 
 
 def test_rows_become_scalars_stepped_by_batch_and_a_text_table(tmp_path):

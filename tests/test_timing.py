@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from bench.harness import time_call
+from bench.measure.clock import measure, synchronized
+from bench.measure.harness import time_call
 from bench.runtimes.base import RuntimeDetails
 from bench.runtimes.torch_session import TorchSession
-from bench.timing import measure, synchronized
 
 
 class FakeGpu:
@@ -77,7 +77,7 @@ def test_measure_rejects_nonsense_counts():
 
 
 def test_foreign_cpu_share_from_hand_made_snapshots():
-    from bench.contention import CpuSnapshot, foreign_share, snapshot
+    from bench.measure.contention import CpuSnapshot, foreign_share, snapshot
 
     # 10 s on 2 CPUs = 20 CPU-s; 15 CPU-s busy, 3 of them ours: others took 12/20.
     assert foreign_share(CpuSnapshot(0.0, 10.0, 1.0), CpuSnapshot(10.0, 25.0, 4.0), cpus=2) == 0.6

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from bench.accuracy import accuracy_table, measure_accuracy
-from bench.console import err, out
-from bench.devices import default_threads
-from bench.render import check_format, render_text, to_rich
+from bench.measure.devices import default_threads
+from bench.report.console import err, out
+from bench.report.render import check_format, render_text, to_rich
+from bench.run.accuracy import accuracy_table, measure_accuracy
 from train.data.paths import DATA_DIR_ENV, default_data_dir
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from bench.commands._training import DATA_DIR, DOWNLOAD, RESULTS_DIR, SETS, options
-from bench.console import out
-from bench.report import baselines_table
+from bench.commands.options import DATA_DIR, DOWNLOAD, RESULTS_DIR, SETS, options
+from bench.report.console import out
+from bench.report.tables import baselines_table
 from train.config import configs_for, parse_sets
 from train.registry import get_model
 from train.sanity import dataset_baselines

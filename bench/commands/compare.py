@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from bench.compare import compare as compare_results
-from bench.compare import load_results, parse_percent
-from bench.console import err, out
-from bench.report import comparison_table
+from bench.records.compare import compare as compare_results
+from bench.records.compare import load_results, parse_percent
+from bench.report.console import err, out
+from bench.report.tables import comparison_table
 
 
 def compare(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.console import out
-from bench.envinfo import collect_environment
-from bench.report import environment_panel
+from bench.measure.environment import collect_environment
+from bench.report.console import out
+from bench.report.tables import environment_panel
 
 
 def env() -> None:

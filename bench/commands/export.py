@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from bench.console import err, out
 from bench.errors import BenchError
-from bench.report import export_table
+from bench.report.console import err, out
+from bench.report.tables import export_table
 from train.registry import get_model, model_names
 
 

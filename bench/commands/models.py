@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.console import out
-from bench.flops import count_flops
-from bench.report import models_table
+from bench.measure.flops import count_flops
+from bench.report.console import out
+from bench.report.tables import models_table
 from train.registry import get_model, model_names
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from bench.console import err, out
 from bench.errors import BenchError
-from bench.render import FORMATS, check_format, render_text, to_rich
-from bench.synthesis import DATASETS
+from bench.report.console import err, out
+from bench.report.render import FORMATS, check_format, render_text, to_rich
+from bench.report.synthesis import DATASETS
 
 CHOICES = (*DATASETS, "all")
 
@@ -21,7 +21,7 @@ def report(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where earlier commands wrote."),
 ) -> None:
     """Print the synthesis tables from the latest training metrics and benchmark JSON; gaps name a command."""
-    from bench.synthesis import report_tables
+    from bench.report.synthesis import report_tables
 
     if dataset not in CHOICES:
         raise BenchError(f"unknown dataset {dataset!r}; choose one of: {', '.join(CHOICES)}")
@@ -36,7 +36,7 @@ def report(
     else:
         typer.echo(render_text(tables, fmt), nl=False)
     if plots:
-        from bench.plots import write_report_plots
+        from bench.report.plots import write_report_plots
 
         outcome = write_report_plots(results_dir, dataset)
         for path in outcome.written:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from bench.console import err, out
-from bench.contention import CONTENDED_SHARE
-from bench.devices import default_threads
-from bench.render import check_format, render_text
-from bench.report import RunProgress, latency_table, run_caption
-from bench.runner import RunConfig, run_benchmarks
-from bench.synthesis import run_table
-from bench.tb_results import log_benchmark
+from bench.measure.contention import CONTENDED_SHARE
+from bench.measure.devices import default_threads
+from bench.report.console import err, out
+from bench.report.render import check_format, render_text
+from bench.report.synthesis import run_table
+from bench.report.tables import RunProgress, latency_table, run_caption
+from bench.report.tensorboard import log_benchmark
+from bench.run.runner import RunConfig, run_benchmarks
 
 
 def run(

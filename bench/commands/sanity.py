@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from bench.commands._training import DATA_DIR, DEVICE, DOWNLOAD, RESULTS_DIR, SETS, model_config, options
-from bench.console import out
-from bench.report import sanity_table
+from bench.commands.options import DATA_DIR, DEVICE, DOWNLOAD, RESULTS_DIR, SETS, model_config, options
+from bench.report.console import out
+from bench.report.tables import sanity_table
 from train.sanity import run_sanity
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from bench.commands._training import DATA_DIR, DEVICE, DOWNLOAD, RESULTS_DIR, SETS, model_config, options
-from bench.console import err, out
-from bench.report import TrainingProgress, sweep_table
+from bench.commands.options import DATA_DIR, DEVICE, DOWNLOAD, RESULTS_DIR, SETS, model_config, options
+from bench.report.console import err, out
+from bench.report.tables import TrainingProgress, sweep_table
 from train.sweep import parse_grid, run_sweep
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from bench.console import err, out
-from bench.render import check_format, render_text
-from bench.report import TrainingProgress, training_table
-from bench.synthesis import trained_table
+from bench.report.console import err, out
+from bench.report.render import check_format, render_text
+from bench.report.synthesis import trained_table
+from bench.report.tables import TrainingProgress, training_table
 from train.config import DATASETS, configs_for, parse_sets
 from train.data.paths import DATA_DIR_ENV, default_data_dir
 from train.errors import BenchError

@@ -10,9 +10,9 @@ import onnxruntime as ort
 import torch
 
 from bench.errors import BenchError
+from bench.measure.clock import synchronized
 from bench.runtimes.base import Runtime, RuntimeDetails, RuntimeUnavailable, Session
 from bench.runtimes.registry import register_runtime
-from bench.timing import synchronized
 from train.registry import ModelSpec
 
 _PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}

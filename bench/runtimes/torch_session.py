@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from bench.devices import synchronizer
+from bench.measure.clock import Synchronizer, synchronized
+from bench.measure.devices import synchronizer
 from bench.runtimes.base import RuntimeDetails, Session
-from bench.timing import Synchronizer, synchronized
 
 
 class TorchSession(Session):

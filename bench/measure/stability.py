@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench.stats import percentile
-from bench.timing import Clock
+from bench.measure.clock import Clock
+from bench.measure.stats import percentile
 
 SETTLED_CHANGE = 0.05  # warm-up ends when the median of the last k calls moves less than this (relative)
 UNSTABLE_IQR = 0.10  # a row whose IQR/median exceeds this is unstable: take more rounds, then flag it

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bench.roofline import MatmulPeak, percent_of_peak
-from bench.stability import UNSTABLE_IQR, iqr_over_median
-from bench.stats import summarize, throughput
+from bench.measure.roofline import MatmulPeak, percent_of_peak
+from bench.measure.stability import UNSTABLE_IQR, iqr_over_median
+from bench.measure.stats import summarize, throughput
 
 MS = 1e3  # seconds -> milliseconds
 
@@ -45,7 +45,7 @@ def roofline_info(flops: int, p50_s: float, peak: MatmulPeak) -> dict[str, float
 
 
 def memory_info(figure: dict) -> dict[str, int | str]:
-    """extra_info peak-memory fields from a bench.memory_worker figure (bytes above baseline, method)."""
+    """extra_info peak-memory fields from a bench.run.memory_worker figure (bytes above baseline, method)."""
     info = {"peak_memory_bytes": figure["peak_bytes"], "peak_memory_method": figure["method"],
             "peak_memory_scope": figure.get("scope", "")}
     if figure.get("reserved_bytes") is not None:

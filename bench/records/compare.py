@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.envinfo import RESULTS_SCHEMA_VERSION
+from bench.measure.environment import RESULTS_SCHEMA_VERSION
 from train.errors import BenchError
 
 # Latency metrics: higher is worse. `<name>_ms` in extra_info, else pytest-benchmark's stats (s).

@@ -11,10 +11,10 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
-from bench.artifacts import ensure_exported
+from bench.report.tabular import Column, Row, TableData
+from bench.run.artifacts import ensure_exported
+from bench.run.selection import parse_models
 from bench.runtimes import RuntimeUnavailable, Session, get_runtime, runtime_names
-from bench.selection import parse_models
-from bench.tabular import Column, Row, TableData
 from train.checkpoint import checkpoint_path, load_checkpoint
 from train.config import TrainConfig, build_config
 from train.data.registry import data_key, load_data

@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.artifacts import ensure_exported
-from bench.contention import foreign_share, snapshot
-from bench.devices import DEVICE_KINDS, default_threads, resolve_device
 from bench.errors import BenchError
-from bench.results import ResultRow, rows_from_json
-from bench.selection import DEFAULT_BATCH_SIZES, parse_batch_sizes, parse_models, parse_runtimes, split_list
+from bench.measure.contention import foreign_share, snapshot
+from bench.measure.devices import DEVICE_KINDS, default_threads, resolve_device
+from bench.records.schema import ResultRow, rows_from_json
+from bench.run.artifacts import ensure_exported
+from bench.run.selection import (
+    DEFAULT_BATCH_SIZES,
+    parse_batch_sizes,
+    parse_models,
+    parse_runtimes,
+    split_list,
+)
 from train.fileio import write_json, write_text
 from train.registry import get_model
 
@@ -105,7 +111,7 @@ class RunOutcome:
     log_path: Path
     rows: list[ResultRow]
     wall_s: float
-    foreign_cpu_share: float  # 0-1: CPU other processes took while the suites ran (see bench.contention)
+    foreign_cpu_share: float  # 0-1: CPU other processes took while the suites ran (measure.contention)
 
     @property
     def failed(self) -> list[ResultRow]:

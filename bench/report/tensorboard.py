@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.render import to_markdown
-from bench.report_inputs import file_rows, read_json
-from bench.synthesis import benchmark_table
+from bench.records.store import file_rows, read_json
+from bench.report.render import to_markdown
+from bench.report.synthesis import benchmark_table
 
 MIB = 2**20
 

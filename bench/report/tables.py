@@ -185,7 +185,7 @@ def run_caption(rows: list, json_path, threads: int, foreign_cpu_share: float) -
 
 
 class RunProgress:
-    """Rich progress for `bench run`, fed with bench.runner.RunEvent objects (exports, then cases)."""
+    """Rich progress for `bench run`, fed with bench.run.runner.RunEvent objects (exports, then cases)."""
 
     def __init__(self, console) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

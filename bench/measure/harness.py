@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.stability import extend_until_stable, warm_until_stable
-from bench.timing import Clock
+from bench.measure.clock import Clock
+from bench.measure.stability import extend_until_stable, warm_until_stable
 
 
 @dataclass(frozen=True)

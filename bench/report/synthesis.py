@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.report_inputs import BenchmarkResults, BenchRow, SweepRecord, TrainingRecord
-from bench.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
+from bench.records.store import BenchmarkResults, BenchRow, SweepRecord, TrainingRecord
+from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.registry import get_model, models_for_dataset
 
 DATASETS = ("cora", "esc50", "mnist", "cifar100")
@@ -121,7 +121,7 @@ def _missing_runs_note(model: str, missing: list[tuple[str, str]], runtimes: Seq
 
 def _benchmark_sources(rows: Sequence[BenchRow]) -> list[str]:
     """Notes naming the benchmark files and the weights behind `rows`."""
-    from bench.contention import CONTENDED_SHARE
+    from bench.measure.contention import CONTENDED_SHARE
 
     files = sorted({str(b.source) for b in rows if b.source is not None})
     weights = sorted({b.row.weights for b in rows if b.row.weights})
@@ -424,7 +424,7 @@ def benchmark_tables(bench: BenchmarkResults, models: Sequence[str]) -> list[Tab
 
 def environment_table(environment: dict[str, Any], where: str) -> TableData:
     """The hardware/software block (bench env's rows) as a two-column table; `where` says whose it is."""
-    from bench.report import environment_rows
+    from bench.report.tables import environment_rows
 
     rows = tuple(Row((label, value)) for label, value in environment_rows(environment))
     return TableData("environment", f"Environment ({where})",
@@ -434,7 +434,7 @@ def environment_table(environment: dict[str, Any], where: str) -> TableData:
 def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
     """Every synthesis table for `dataset` ("all": the four), then the benchmark summary per device,
     environment first: the newest benchmark file's machine, else this machine's."""
-    from bench.report_inputs import load_benchmarks, load_sweeps, load_training
+    from bench.records.store import load_benchmarks, load_sweeps, load_training
     from bench.runtimes import runtime_names
 
     datasets = DATASETS if dataset == "all" else (dataset,)
@@ -442,7 +442,7 @@ def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
     if bench.environment is not None:
         tables = [environment_table(bench.environment, f"where the newest benchmark ran: {bench.files[-1]}")]
     else:
-        from bench.envinfo import collect_environment
+        from bench.measure.environment import collect_environment
 
         tables = [environment_table(collect_environment(), "this machine; no benchmark file on record")]
     for name in datasets:
@@ -461,8 +461,8 @@ def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
 
 
 def run_table(rows: Sequence, device: str, json_path: Path | None) -> TableData:
-    """`bench run`'s own results as a summary table (rows of bench.results.ResultRow, its JSON if written)."""
-    from bench.report_inputs import file_rows, read_json
+    """`bench run`'s own results as a summary table (ResultRow objects, and its JSON if written)."""
+    from bench.records.store import file_rows, read_json
 
     if json_path is not None:
         return benchmark_table(file_rows(read_json(json_path), json_path), device)

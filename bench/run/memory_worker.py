@@ -1,6 +1,6 @@
 """Peak memory of one row (model × runtime × device × batch), measured in a process of its own.
 
-Run as `python -m bench.memory_worker ...`; prints one JSON object. A fresh process per row keeps
+Run as `python -m bench.run.memory_worker ...`; prints one JSON object. A fresh process per row keeps
 one runtime's arenas and caches from inflating the next runtime's figure.
 """
 
@@ -21,7 +21,7 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
     """Load, bind and call the row `calls` times inside the matching probe; the figure as a dict."""
     import torch
 
-    from bench.memory import CpuPeakProbe, CudaAllocatorProbe, NvmlPeakProbe, rss_bytes
+    from bench.measure.memory import CpuPeakProbe, CudaAllocatorProbe, NvmlPeakProbe, rss_bytes
     from bench.runtimes import get_runtime
     from train.registry import get_model
 
@@ -47,7 +47,7 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
 def measure_in_subprocess(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
                           threads: int, calls: int = 5, timeout_s: float = 300, trust: bool = False) -> dict:
     """Run `measure_row_memory` in a fresh interpreter; BenchError with its stderr if it fails."""
-    cmd = [sys.executable, "-m", "bench.memory_worker", "--model", model, "--runtime", runtime,
+    cmd = [sys.executable, "-m", "bench.run.memory_worker", "--model", model, "--runtime", runtime,
            "--device", device, "--model-dir", str(model_dir), "--threads", str(threads),
            "--calls", str(calls)]
     if size is not None:

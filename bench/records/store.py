@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.results import ResultRow, rows_from_json
+from bench.records.schema import ResultRow, rows_from_json
 
 RowKey = tuple[str, str, str, int]  # (model, runtime, device, batch or nodes)
 

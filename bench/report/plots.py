@@ -10,7 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from bench.report_inputs import BenchRow, TrainingRecord
+from bench.records.store import BenchRow, TrainingRecord
 from train.fileio import write_bytes
 
 MIB = 2**20
@@ -275,8 +275,8 @@ def write_training_plots(dataset: str, records: Sequence[TrainingRecord], folder
 
 def write_report_plots(results_dir: Path, dataset: str = "all") -> PlotOutcome:
     """Every figure `bench report --plots` draws for `dataset` ("all": the four), under <results>/reports/."""
-    from bench.report_inputs import load_benchmarks, load_training
-    from bench.synthesis import DATASETS
+    from bench.records.store import load_benchmarks, load_training
+    from bench.report.synthesis import DATASETS
     from train.registry import models_for_dataset
 
     datasets = DATASETS if dataset == "all" else (dataset,)

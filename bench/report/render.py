@@ -1,4 +1,4 @@
-"""Four renderers of bench.tabular tables: Rich, GitHub markdown, CSV and JSON (text for stdout or a file)."""
+"""Four renderers of bench.report.tabular tables: Rich, GitHub markdown, CSV and JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.errors import BenchError
-from bench.tabular import TableData, cell_value
+from bench.report.tabular import TableData, cell_value
 
 FORMATS = ("rich", "markdown", "csv", "json")
 
