@@ -1,4 +1,4 @@
-"""Where an export lives on disk: one folder per model, fixed file names, and its manifest."""
+"""Where an export lives on disk: one folder per model, its weights and manifest (artifacts: formats/)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from train.errors import BenchError
 SCHEMA_VERSION = 1
 WEIGHTS_FILE = "weights.pt"
 MANIFEST_FILE = "manifest.json"
-ARTIFACT_FILES = {"torchscript": "model.ts", "onnx": "model.onnx"}  # format -> file name
 REJECTED_SUFFIX = ".rejected"  # a written artifact that failed its checks: kept to inspect, never loaded
 
 
@@ -33,25 +32,3 @@ def load_manifest(model_dir: Path) -> dict:
     if not isinstance(manifest, dict) or "model" not in manifest or "formats" not in manifest:
         raise BenchError(f"{path} is not an export manifest; re-run `bench export {Path(model_dir).name}`")
     return manifest
-
-
-def check_produced_here(model_dir: Path, fmt: str) -> Path:
-    """The artifact of `fmt` in `model_dir`, if its sha256 is the one `bench export` recorded in the manifest.
-
-    A TorchScript archive is code: loading one runs it. Only a file this tool wrote (matched by checksum)
-    loads without the user's explicit `--trust`; anything else is a BenchError saying so.
-    """
-    from export.util import sha256_file
-
-    path = Path(model_dir) / ARTIFACT_FILES[fmt]
-    hint = f"re-run `bench export {Path(model_dir).name}`, or pass --trust to load it anyway"
-    try:
-        manifest = load_manifest(model_dir)
-    except BenchError:
-        raise BenchError(f"refusing to load {path}: no valid {MANIFEST_FILE} from `bench export` vouches "
-                         f"for it; {hint}") from None
-    expected = (manifest.get("formats", {}).get(fmt) or {}).get("sha256")
-    if not isinstance(expected, str) or not path.is_file() or sha256_file(path) != expected:
-        raise BenchError(f"refusing to load {path}: its sha256 does not match the one `bench export` "
-                         f"recorded in {MANIFEST_FILE}; {hint}")
-    return path

@@ -15,8 +15,8 @@ from torch import nn
 
 from export.cases import export_example, parity_cases, stack_outputs
 from export.checkpoint import build_model, export_problem, load_weights, source_label
+from export.formats import ExportFormat, format_names, get_format
 from export.layout import (
-    ARTIFACT_FILES,
     MANIFEST_FILE,
     REJECTED_SUFFIX,
     SCHEMA_VERSION,
@@ -24,19 +24,14 @@ from export.layout import (
     artifact_dir,
     load_manifest,
 )
-from export.onnx_export import OUTPUT_NAME, dynamic_axes, onnx_session, run_onnx, save_onnx
 from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, Parity, compare_outputs
 from export.reload import FreshReload, verify_artifacts
-from export.torchscript import LOAD_RECIPE, load_torchscript, save_torchscript
 from export.util import first_line, sha256_file
 from train.errors import BenchError
 from train.fileio import torch_save, write_json
 from train.registry import ModelSpec
 
-FORMATS = ("torchscript", "onnx")
-
 __all__ = [
-    "FORMATS",
     "ExportResult",
     "Parity",
     "artifact_dir",
@@ -78,12 +73,13 @@ def export_model(
     spec: ModelSpec,
     out_dir: Path,
     *,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] | None = None,
     checkpoint: Path | None = None,
     seed: int = 0,
     fresh_process: bool = True,
 ) -> list[ExportResult]:
-    """Write weights.pt, each format's artifact and manifest.json under `artifact_dir(out_dir, spec.name)`.
+    """Write weights.pt, each format's artifact and manifest.json under `artifact_dir(out_dir, spec.name)`
+    (`formats`: names from export/formats, default all).
 
     A bad checkpoint or an unwritable folder raises BenchError; a format that fails to export, reload
     or match eager is an ExportResult with ok=False and its reason, and the other formats go on.
@@ -100,13 +96,13 @@ def export_model(
         reference = stack_outputs([model(*case) for case in cases])
     problem = export_problem(model)
     outcomes = {
-        fmt: _export_format(fmt, spec, model, model_dir, cases, reference, checked_on, problem)
+        fmt.name: _export_format(fmt, spec, model, model_dir, cases, reference, checked_on, problem)
         for fmt in formats
     }
     if fresh_process:
         outcomes = _check_in_fresh_process(spec, model_dir, model_kwargs, outcomes)
     for fmt, outcome in outcomes.items():
-        _settle_file(model_dir / ARTIFACT_FILES[fmt], outcome.ok)
+        _settle_file(model_dir / get_format(fmt).artifact, outcome.ok)
     manifest = _manifest(spec, model_dir, checkpoint, seed, model_kwargs, outcomes, checked_on)
     write_json(model_dir / MANIFEST_FILE, manifest)
     return [_result(spec.name, fmt, outcome, model_dir) for fmt, outcome in outcomes.items()]
@@ -125,27 +121,26 @@ def is_export_current(spec: ModelSpec, out_dir: Path, checkpoint: Path | None, s
         return False
     if checkpoint is not None and not _file_matches(Path(checkpoint), manifest.get("checkpoint_sha256")):
         return False
-    entries = [manifest.get("weights") or {}] + [manifest["formats"].get(fmt) or {} for fmt in FORMATS]
+    entries = [manifest.get("weights") or {}] + [manifest["formats"].get(fmt) or {} for fmt in format_names()]
     return all(
         entry.get("ok", True) and _file_matches(model_dir / str(entry.get("file")), entry.get("sha256"))
         for entry in entries
     )
 
 
-def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
-    """`formats` as a tuple, BenchError on an unknown one or an empty list."""
+def _check_formats(formats: Sequence[str] | None) -> tuple[ExportFormat, ...]:
+    """The named formats (all when None), BenchError on an unknown name or an empty list."""
+    if formats is None:
+        formats = format_names()
     if isinstance(formats, str):
         formats = (formats,)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise BenchError(
-            f"unknown export format(s) {unknown or '(none given)'}; choose from: {', '.join(FORMATS)}"
-        )
-    return tuple(dict.fromkeys(formats))
+    if not formats:
+        raise BenchError(f"no export format given; choose from: {', '.join(format_names())}")
+    return tuple(get_format(name) for name in dict.fromkeys(formats))
 
 
 def _export_format(
-    fmt: str,
+    fmt: ExportFormat,
     spec: ModelSpec,
     model: nn.Module,
     model_dir: Path,
@@ -157,19 +152,19 @@ def _export_format(
     """Export `model` to `fmt`, reload the file in this process and compare it with eager on `cases`."""
     if problem:
         return _Outcome(False, f"not exported: {problem}")
-    path = model_dir / ARTIFACT_FILES[fmt]
+    path = model_dir / fmt.artifact
     example, example_label = export_example(spec)
     started = time.perf_counter()
     try:
-        exporter, details = _save(fmt, model, spec, example, path)
+        saved = fmt.save(model, spec, example, path)
     except BenchError:
         raise  # an unwritable output folder is the user's to fix, for every model alike
     except Exception as exc:  # noqa: BLE001 - recorded as this format's failure; the others go on
         return _Outcome(False, f"export failed: {first_line(exc)}")
     elapsed = time.perf_counter() - started
-    details = {**details, "export_example": example_label}
+    exporter, details = saved.exporter, {**saved.details, "export_example": example_label}
     try:
-        candidate = _run_artifact(fmt, path, spec, cases)
+        candidate = stack_outputs(fmt.run(path, spec, cases))
         parity = compare_outputs(
             reference, candidate, atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL, checked_on=checked_on
         )
@@ -177,37 +172,6 @@ def _export_format(
         return _Outcome(False, f"reload failed: {first_line(exc)}", exporter, elapsed, None, details)
     reason = "" if parity.passed else _parity_reason(parity)
     return _Outcome(parity.passed, reason, exporter, elapsed, parity, details)
-
-
-def _save(fmt: str, model: nn.Module, spec: ModelSpec, example: tuple, path: Path) -> tuple[str, dict]:
-    """Write one artifact; returns its exporter name and the format's manifest fields."""
-    if fmt == "torchscript":
-        ts = save_torchscript(model, example, path)
-        return ts.exporter, {
-            "method": ts.method,
-            "exporter_reason": ts.reason,
-            "trace_warnings": list(ts.trace_warnings),
-            "opset": None,
-            "load_recipe": LOAD_RECIPE,
-        }
-    ox = save_onnx(model, spec, example, path)
-    return ox.exporter, {
-        "exporter_reason": ox.fallback_reason,
-        "opset": ox.opset,
-        "dynamic_axes": dynamic_axes(spec),
-        "output_name": OUTPUT_NAME,
-        "checker": "onnx.checker.check_model(full_check=True)",
-    }
-
-
-def _run_artifact(fmt: str, path: Path, spec: ModelSpec, cases: list) -> torch.Tensor:
-    """Outputs of the artifact at `path` on every case, loaded the way the runtimes load it (CPU)."""
-    if fmt == "torchscript":
-        module = load_torchscript(path, "cpu")
-        with torch.inference_mode():
-            return stack_outputs([module(*case) for case in cases])
-    session = onnx_session(path)
-    return stack_outputs([run_onnx(session, spec.input_names, case) for case in cases])
 
 
 def _parity_reason(parity: Parity) -> str:
@@ -284,13 +248,13 @@ def _manifest(
 
 def _entry(fmt: str, outcome: _Outcome, model_dir: Path) -> dict:
     """One format's manifest entry."""
-    path = model_dir / ARTIFACT_FILES[fmt]
+    path = model_dir / get_format(fmt).artifact
     written = outcome.ok and path.is_file()
     fresh = outcome.fresh
     return {
         "ok": outcome.ok,
         "reason": outcome.reason,
-        "file": ARTIFACT_FILES[fmt],
+        "file": get_format(fmt).artifact,
         "size_bytes": path.stat().st_size if written else None,
         "sha256": sha256_file(path) if written else None,
         "export_time_s": round(outcome.export_time_s, 4) if outcome.export_time_s is not None else None,
@@ -303,7 +267,7 @@ def _entry(fmt: str, outcome: _Outcome, model_dir: Path) -> dict:
             "ok": fresh.ok,
             "error": fresh.error,
             "parity": fresh.parity.as_dict() if fresh.parity else None,
-            "imports": "torch, onnx, onnxruntime, numpy only (python -I)",
+            "imports": ", ".join(("torch", *get_format(fmt).load_needs)) + " only (python -I)",
         },
     }
 
@@ -316,11 +280,11 @@ def _carried_over(model_dir: Path, weights_sha: str, exclude: dict) -> dict:
         previous = {"formats": {}}
     same_weights = (previous.get("weights") or {}).get("sha256") == weights_sha
     kept = {}
-    for fmt in FORMATS:
+    for fmt in format_names():
         if fmt in exclude:
             continue
         entry = previous["formats"].get(fmt)
-        path = model_dir / ARTIFACT_FILES[fmt]
+        path = model_dir / get_format(fmt).artifact
         if same_weights and entry and _file_matches(path, entry.get("sha256")):
             kept[fmt] = entry
         else:
@@ -330,7 +294,7 @@ def _carried_over(model_dir: Path, weights_sha: str, exclude: dict) -> dict:
 
 def _result(model: str, fmt: str, outcome: _Outcome, model_dir: Path) -> ExportResult:
     """The public result for one format."""
-    path = model_dir / ARTIFACT_FILES[fmt]
+    path = model_dir / get_format(fmt).artifact
     written = outcome.ok and path.is_file()
     return ExportResult(
         model=model,

@@ -1,4 +1,4 @@
-"""Reload exported artifacts in a fresh interpreter that imports only torch, onnx, onnxruntime and numpy."""
+"""Reload exported artifacts in a fresh interpreter that imports torch and each format's `load_needs` only."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import torch
 
 from export.cases import parity_cases, stack_outputs
 from export.checkpoint import load_weights
-from export.layout import ARTIFACT_FILES, WEIGHTS_FILE, load_manifest
+from export.formats import ExportFormat, format_names, get_format
+from export.layout import WEIGHTS_FILE, load_manifest
 from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, Parity, compare_outputs
 from train.fileio import torch_save
 from train.registry import ModelSpec, get_model
@@ -21,39 +22,31 @@ from train.registry import ModelSpec, get_model
 # Modules the child must never have imported: an artifact that needs them is not self-contained.
 FORBIDDEN_MODULES = ("torch_geometric", "torch_sparse", "torch_scatter", "train", "bench", "export")
 
-# The child program. It repeats export.torchscript.LOAD_RECIPE by hand because it may not import this
-# project; tests check both give the same outputs.
+# The child program: it imports torch and what each format's `load_needs` names, then runs each format's
+# `reload_source` (export/formats/). Nothing of this project is importable there (python -I, scratch cwd).
 _CHILD = r"""
-import sys, warnings
+import importlib, sys, warnings
 warnings.filterwarnings("ignore")
-import numpy as np, onnx, onnxruntime as ort, torch
+import torch
 
 def first_line(exc):
     lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
     return type(exc).__name__ + ": " + (lines[0] if lines else "(no message)")
 
-def run_torchscript(path, names, cases):
-    module = torch.jit.load(path, map_location="cpu")
-    module = torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
-    with torch.inference_mode():
-        return [module(*case).clone() for case in cases]
-
-def run_onnx(path, names, cases):
-    onnx.checker.check_model(path, full_check=True)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    feeds = lambda case: {n: np.ascontiguousarray(t.numpy()) for n, t in zip(names, case)}
-    return [torch.from_numpy(session.run(None, feeds(case))[0]) for case in cases]
-
-RUNNERS = {"torchscript": run_torchscript, "onnx": run_onnx}
-jobs = torch.load(sys.argv[1], weights_only=True)
+payload = torch.load(sys.argv[1], weights_only=True)
+runners = {}
+for fmt, spec in payload["formats"].items():
+    scope = {"torch": torch}
+    for name in spec["needs"]:
+        scope[name] = importlib.import_module(name)
+    exec(spec["source"], scope)
+    runners[fmt] = scope["run"]
 results = {}
-for job in jobs:
+for job in payload["jobs"]:
     results[job["key"]] = {}
     for fmt, path in job["artifacts"].items():
         try:
-            results[job["key"]][fmt] = {"outputs": RUNNERS[fmt](path, job["input_names"], job["cases"])}
+            results[job["key"]][fmt] = {"outputs": runners[fmt](path, job["input_names"], job["cases"])}
         except Exception as exc:
             results[job["key"]][fmt] = {"error": first_line(exc)}
 imported = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[3].split(",")))
@@ -90,13 +83,12 @@ def verify_artifacts(
     timeout_s: float = 600.0,
 ) -> list[FreshReload]:
     """As `verify_in_fresh_process`, for (spec, folder, model_kwargs); `formats` limits what is loaded."""
-    wanted = tuple(formats) if formats is not None else tuple(ARTIFACT_FILES)
+    wanted = [get_format(name) for name in (formats if formats is not None else format_names())]
     jobs, expected = [], {}
     for spec, model_dir, model_kwargs in items:
         cases, checked_on = parity_cases(spec)
-        artifacts = {
-            f: str(model_dir / ARTIFACT_FILES[f]) for f in wanted if (model_dir / ARTIFACT_FILES[f]).is_file()
-        }
+        present = [f for f in wanted if (model_dir / f.artifact).is_file()]
+        artifacts = {f.name: str(model_dir / f.artifact) for f in present}
         jobs.append(
             {"key": str(model_dir), "input_names": spec.input_names, "cases": cases, "artifacts": artifacts}
         )
@@ -106,9 +98,9 @@ def verify_artifacts(
             checked_on,
             artifacts,
         )
-    child = _run_child(jobs, timeout_s)
+    child = _run_child(jobs, wanted, timeout_s)
     return [
-        _judge(spec, fmt, child, key, reference, checked_on, fmt in artifacts)
+        _judge(spec, fmt, child, key, reference, checked_on, fmt.name in artifacts)
         for key, (spec, reference, checked_on, artifacts) in expected.items()
         for fmt in wanted
     ]
@@ -123,11 +115,12 @@ def _eager_outputs(
         return stack_outputs([model(*case) for case in cases])
 
 
-def _run_child(jobs: list[dict], timeout_s: float) -> dict:
+def _run_child(jobs: list[dict], formats: Sequence[ExportFormat], timeout_s: float) -> dict:
     """Run the child program on `jobs`; returns {'results', 'imported'} or {'error': text}."""
+    runners = {f.name: {"source": f.reload_source, "needs": list(f.load_needs)} for f in formats}
     with tempfile.TemporaryDirectory(prefix="bench-reload-") as tmp:
         jobs_path, out_path = Path(tmp) / "jobs.pt", Path(tmp) / "outputs.pt"
-        torch_save(jobs_path, jobs)
+        torch_save(jobs_path, {"formats": runners, "jobs": jobs})
         # -I: isolated mode (no cwd on sys.path, no PYTHON* variables, no user site).
         command = [
             sys.executable,
@@ -139,7 +132,8 @@ def _run_child(jobs: list[dict], timeout_s: float) -> dict:
             ",".join(FORBIDDEN_MODULES),
         ]
         try:
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False,
+                                  cwd=tmp)
         except subprocess.TimeoutExpired:
             return {"error": f"fresh process timed out after {timeout_s:.0f} s"}
         if proc.returncode != 0 or not out_path.is_file():
@@ -148,19 +142,19 @@ def _run_child(jobs: list[dict], timeout_s: float) -> dict:
         return torch.load(out_path, weights_only=True)
 
 
-def _judge(
-    spec: ModelSpec, fmt: str, child: dict, key: str, reference: torch.Tensor, checked_on: str, present: bool
-) -> FreshReload:
+def _judge(spec: ModelSpec, fmt: ExportFormat, child: dict, key: str, reference: torch.Tensor,
+           checked_on: str, present: bool) -> FreshReload:
     """One FreshReload from the child's answer for (`key`, `fmt`)."""
     if not present:
-        return FreshReload(spec.name, fmt, None, f"no {ARTIFACT_FILES[fmt]} to reload")
+        return FreshReload(spec.name, fmt.name, None, f"no {fmt.artifact} to reload")
     if "error" in child:
-        return FreshReload(spec.name, fmt, None, child["error"])
+        return FreshReload(spec.name, fmt.name, None, child["error"])
     if child["imported"]:
-        return FreshReload(spec.name, fmt, None, f"fresh process imported {', '.join(child['imported'])}")
-    answer = child["results"][key][fmt]
+        return FreshReload(spec.name, fmt.name, None,
+                           f"fresh process imported {', '.join(child['imported'])}")
+    answer = child["results"][key][fmt.name]
     if "error" in answer:
-        return FreshReload(spec.name, fmt, None, answer["error"])
+        return FreshReload(spec.name, fmt.name, None, answer["error"])
     try:
         parity = compare_outputs(
             reference,
@@ -170,5 +164,5 @@ def _judge(
             checked_on=f"{checked_on} (fresh process)",
         )
     except ValueError as exc:
-        return FreshReload(spec.name, fmt, None, str(exc))
-    return FreshReload(spec.name, fmt, parity, "")
+        return FreshReload(spec.name, fmt.name, None, str(exc))
+    return FreshReload(spec.name, fmt.name, parity, "")

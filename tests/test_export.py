@@ -15,12 +15,13 @@ from torch_geometric.nn import GCNConv
 from typer.testing import CliRunner
 
 from bench.cli import app
-from export import pipeline
 from export.checkpoint import export_problem
-from export.onnx_export import DYNAMO_EXPORTER, LEGACY_EXPORTER
+from export.formats import format_names
+from export.formats import torchscript as torchscript_format
+from export.formats.onnx_model import DYNAMO_EXPORTER, LEGACY_EXPORTER
+from export.formats.torchscript import device_constants, load_torchscript, quiet_jit
 from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare_outputs
 from export.pipeline import (
-    FORMATS,
     ExportResult,
     artifact_dir,
     export_model,
@@ -28,12 +29,12 @@ from export.pipeline import (
     load_manifest,
 )
 from export.reload import verify_in_fresh_process
-from export.torchscript import device_constants, load_torchscript, quiet_jit
 from train.errors import BenchError
 from train.fileio import torch_save, write_bytes
 from train.registry import ModelSpec, get_model, model_names
 
 MODELS = model_names()
+FORMATS = format_names()
 FILES = ("weights.pt", "model.ts", "model.onnx", "manifest.json")
 
 
@@ -276,8 +277,8 @@ def test_one_failing_format_does_not_stop_the_other_and_onnx_falls_back(tmp_path
     def broken_dynamo(*args, **kwargs):
         raise RuntimeError("torch.export cannot capture this")
 
-    monkeypatch.setattr(pipeline, "save_torchscript", broken_torchscript)
-    monkeypatch.setattr("export.onnx_export._export_dynamo", broken_dynamo)
+    monkeypatch.setattr("export.formats.torchscript.save_torchscript", broken_torchscript)
+    monkeypatch.setattr("export.formats.onnx_model._export_dynamo", broken_dynamo)
     ts, ox = export_model(get_model("mnist-mlp"), tmp_path, fresh_process=False)
     assert not ts.ok and ts.reason == "export failed: RuntimeError: scripting exploded" and ts.path is None
     assert ox.ok and ox.exporter == LEGACY_EXPORTER and ox.parity.passed
@@ -287,13 +288,13 @@ def test_one_failing_format_does_not_stop_the_other_and_onnx_falls_back(tmp_path
 
 
 def test_an_artifact_that_misses_parity_is_failed_and_set_aside(tmp_path: Path, monkeypatch) -> None:
-    real_save = pipeline.save_torchscript
+    real_save = torchscript_format.save_torchscript
 
     def save_with_other_weights(model, example, path):
         wrong = get_model("mnist-mlp").build(seed=99)
         return real_save(wrong, example, path)
 
-    monkeypatch.setattr(pipeline, "save_torchscript", save_with_other_weights)
+    monkeypatch.setattr("export.formats.torchscript.save_torchscript", save_with_other_weights)
     [ts] = export_model(get_model("mnist-mlp"), tmp_path, formats=["torchscript"], fresh_process=False)
     assert not ts.ok and ts.reason.startswith("parity failed on batch 1, 3, 5")
     assert ts.parity is not None and not ts.parity.passed
@@ -329,7 +330,7 @@ def test_cli_export_writes_files_and_prints_the_table(tmp_path: Path) -> None:
 
 def test_cli_exits_1_when_an_export_fails(tmp_path: Path, monkeypatch) -> None:
     failed = ExportResult("mnist-mlp", "onnx", False, None, None, None, None, "export failed: boom", "x")
-    monkeypatch.setattr(pipeline, "export_model", lambda *a, **k: [failed])
+    monkeypatch.setattr("export.pipeline.export_model", lambda *a, **k: [failed])
     result = CliRunner().invoke(app, ["export", "mnist-mlp", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "FAILED" in result.stdout and "boom" in result.stdout

@@ -144,3 +144,19 @@ class NvmlPeakProbe:
         self._peak = max(self._peak, self._used())
         pynvml.nvmlShutdown()
         self.figure = MemoryFigure(max(self._peak - self._baseline, 0), self.method, self._baseline)
+
+
+def probe_for(device: str, cuda_method: str = "allocator"):
+    """The probe that measures peak memory on `device`: RSS on the CPU; on CUDA the torch allocator or, for
+    runtimes with their own allocator, NVML (`cuda_method`: a Runtime's `cuda_memory`)."""
+    import torch
+
+    where = torch.device(device)
+    if where.type != "cuda":
+        # Baseline: the interpreter as it is now (imports done), before the model exists.
+        return CpuPeakProbe(baseline_bytes=rss_bytes())
+    if cuda_method == "nvml":
+        return NvmlPeakProbe(where.index or 0)
+    if cuda_method == "allocator":
+        return CudaAllocatorProbe(str(where))
+    raise ValueError(f"unknown CUDA memory method {cuda_method!r}; expected 'allocator' or 'nvml'")

@@ -45,12 +45,13 @@ def ensure_exported(
 
 def read_artifacts(spec: ModelSpec, model_dir: Path) -> ModelArtifacts:
     """What the manifest in `model_dir` says: weight source and each format's failure reason."""
-    from export.pipeline import FORMATS, load_manifest
+    from export.formats import format_names
+    from export.layout import load_manifest
 
     manifest = load_manifest(model_dir)
     entries = manifest.get("formats") or {}
     failed = {}
-    for fmt in FORMATS:
+    for fmt in format_names():
         entry = entries.get(fmt)
         if entry is None:
             failed[fmt] = f"{fmt} not exported (absent from {model_dir}/manifest.json)"

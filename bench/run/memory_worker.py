@@ -21,21 +21,15 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
     """Load, bind and call the row `calls` times inside the matching probe; the figure as a dict."""
     import torch
 
-    from bench.measure.memory import CpuPeakProbe, CudaAllocatorProbe, NvmlPeakProbe, rss_bytes
+    from bench.measure.memory import probe_for
     from bench.runtimes import get_runtime
     from train.registry import get_model
 
     spec = get_model(model)
     inputs = spec.example_inputs(size)
-    torch_device = torch.device(device)
-    if torch_device.type == "cuda":
-        probe = NvmlPeakProbe(torch_device.index or 0) if runtime == "onnxruntime" \
-            else CudaAllocatorProbe(str(torch_device))
-    else:
-        # Baseline: the interpreter with torch and the runtimes imported, before the model exists.
-        probe = CpuPeakProbe(baseline_bytes=rss_bytes())
-    with probe:
-        session = get_runtime(runtime).load(spec, model_dir, torch_device, threads, trust=trust)
+    adapter = get_runtime(runtime)
+    with probe_for(device, adapter.cuda_memory) as probe:
+        session = adapter.load(spec, model_dir, torch.device(device), threads, trust=trust)
         call = session.bind(inputs)
         for _ in range(calls):
             call()

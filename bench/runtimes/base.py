@@ -11,6 +11,8 @@ from typing import ClassVar
 import torch
 
 from bench.errors import BenchError
+from export.formats import get_format
+from export.layout import WEIGHTS_FILE
 from train.registry import ModelSpec
 
 
@@ -51,11 +53,22 @@ class Session(ABC):
 
 
 class Runtime(ABC):
-    """One way of executing a model: eager PyTorch, TorchScript, ONNX Runtime."""
+    """One way of executing a model (eager PyTorch, TorchScript, ONNX Runtime, ...).
+
+    A subclass states its facts as class attributes and registers itself with `@register_runtime`;
+    nothing else in the project branches on a runtime's name."""
 
     name: ClassVar[str]
-    artifact: ClassVar[str]  # file name inside the model's export directory
-    export_format: ClassVar[str | None]  # export format that produces `artifact` (None: weights only)
+    export_format: ClassVar[str | None]  # the export/formats entry that produces its artifact (None: weights)
+    devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")  # device types it can run on
+    # How peak memory is read on CUDA (measure.memory.probe_for): "allocator" sees what torch allocates;
+    # a runtime with its own allocator (ONNX Runtime's arena) needs "nvml", which sees the whole device.
+    cuda_memory: ClassVar[str] = "allocator"
+
+    @property
+    def artifact(self) -> str:
+        """File name inside a model's export folder: the format's artifact, or weights.pt."""
+        return WEIGHTS_FILE if self.export_format is None else get_format(self.export_format).artifact
 
     @abstractmethod
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
@@ -64,11 +77,19 @@ class Runtime(ABC):
 
         `trust`: load an artifact that is code (TorchScript) even when no manifest of ours vouches for it."""
 
-    def artifact_path(self, model_dir: Path) -> Path:
-        """The artifact file, or RuntimeUnavailable naming what to run to produce it."""
+    def artifact_path(self, model_dir: Path, device: torch.device, *, trust: bool = False) -> Path:
+        """The artifact file to load on `device`; RuntimeUnavailable naming the fix when it is missing or
+        the device is not one this runtime runs on; BenchError for code no manifest vouches for."""
+        if device.type not in self.devices:
+            raise RuntimeUnavailable(f"{self.name} does not run on {device.type} "
+                                     f"(it runs on: {', '.join(self.devices)})")
         path = Path(model_dir) / self.artifact
         if not path.is_file():
             raise RuntimeUnavailable(f"{self.name}: no {self.artifact} in {model_dir}; run `bench export`")
+        if self.export_format is not None and not trust:
+            fmt = get_format(self.export_format)
+            if fmt.is_code:
+                return fmt.vouched_path(model_dir)  # loading it would run code: only files we wrote
         return path
 
 

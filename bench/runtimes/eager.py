@@ -19,12 +19,11 @@ class EagerRuntime(Runtime):
     """`spec.build()` + `load_state_dict(weights.pt)`, run under torch.inference_mode."""
 
     name = "eager"
-    artifact = "weights.pt"
-    export_format = None
+    export_format = None  # weights.pt: the state dict every exported format was made from
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
              trust: bool = False) -> Session:
-        path = self.artifact_path(model_dir)
+        path = self.artifact_path(model_dir, device, trust=trust)
         intra, inter = set_torch_threads(threads)
         state = torch.load(path, map_location="cpu", weights_only=True)
         model = spec.build(seed=0, **_model_kwargs(model_dir))

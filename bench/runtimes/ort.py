@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from bench.errors import BenchError
@@ -14,6 +14,9 @@ from bench.measure.clock import synchronized
 from bench.runtimes.base import Runtime, RuntimeDetails, RuntimeUnavailable, Session
 from bench.runtimes.registry import register_runtime
 from train.registry import ModelSpec
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 _PROVIDER = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -23,12 +26,14 @@ class OnnxRuntime(Runtime):
     """InferenceSession(model.onnx), ORT_ENABLE_ALL; CUDA through IO binding with device-resident values."""
 
     name = "onnxruntime"
-    artifact = "model.onnx"
     export_format = "onnx"
+    cuda_memory = "nvml"  # ORT's CUDA arena is invisible to torch's allocator
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
              trust: bool = False) -> Session:
-        path = self.artifact_path(model_dir)
+        import onnxruntime as ort  # on use: this module is imported whenever the registry is
+
+        path = self.artifact_path(model_dir, device, trust=trust)
         if threads < 1:
             raise BenchError(f"--threads must be a positive integer, got {threads}")
         wanted = _PROVIDER.get(device.type)
@@ -85,6 +90,8 @@ def check_onnx_file(path: Path) -> None:
 
 def session_options(threads: int) -> ort.SessionOptions:
     """All graph optimisations, `threads` intra-op threads, one inter-op thread (same budget as torch)."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -134,6 +141,8 @@ class OrtCudaSession(Session):
 
     def _binding(self, inputs: Sequence[torch.Tensor]) -> ort.IOBinding:
         """An IO binding with every input resident on the GPU and the first output allocated there."""
+        import onnxruntime as ort
+
         binding = self._session.io_binding()
         for name, array in _feeds(self._session, inputs).items():
             value = ort.OrtValue.ortvalue_from_numpy(array, "cuda", self._device_id)

@@ -20,22 +20,13 @@ def register_runtime(cls: R) -> R:
     return cls
 
 
-def _ensure_loaded() -> None:
-    """Import the built-in runtimes so that their decorators have run."""
-    import bench.runtimes.eager  # noqa: F401
-    import bench.runtimes.ort  # noqa: F401
-    import bench.runtimes.torchscript  # noqa: F401
-
-
 def runtime_names() -> list[str]:
     """All registered runtime names, eager first (it is the baseline every speedup is against)."""
-    _ensure_loaded()
     return sorted(_RUNTIMES, key=lambda name: (name != "eager", name))
 
 
 def get_runtime(name: str) -> Runtime:
     """The runtime called `name`; an unknown name is a BenchError listing the valid ones."""
-    _ensure_loaded()
     try:
         return _RUNTIMES[name]
     except KeyError:

@@ -1,4 +1,4 @@
-"""TorchScript: the exported, frozen ScriptModule loaded by export.torchscript."""
+"""TorchScript: the exported ScriptModule, frozen and optimised at load by export/formats/torchscript."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import torch
 from bench.runtimes.base import Runtime, RuntimeDetails, Session, set_torch_threads
 from bench.runtimes.registry import register_runtime
 from bench.runtimes.torch_session import TorchSession
-from export.layout import check_produced_here
 from train.registry import ModelSpec
 
 
@@ -18,16 +17,13 @@ class TorchScriptRuntime(Runtime):
     """`load_torchscript(model.ts, device)` of a file whose sha256 the manifest records (or --trust)."""
 
     name = "torchscript"
-    artifact = "model.ts"
     export_format = "torchscript"
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
              trust: bool = False) -> Session:
-        from export.torchscript import LOAD_RECIPE, load_torchscript  # import on use: jit is slow to load
+        from export.formats.torchscript import LOAD_RECIPE, load_torchscript
 
-        path = self.artifact_path(model_dir)
-        if not trust:
-            check_produced_here(model_dir, self.export_format)  # a TorchScript archive is code
+        path = self.artifact_path(model_dir, device, trust=trust)  # code: only files the manifest vouches for
         intra, inter = set_torch_threads(threads)
         module = load_torchscript(path, device)
         details = RuntimeDetails(

@@ -12,9 +12,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from export.formats.base import ExportFormat, Inputs, Saved
 from export.util import first_line
 from train.errors import BenchError
 from train.fileio import write_with
+from train.registry import ModelSpec
 
 # What `load_torchscript` does, recorded in every manifest. Freezing happens at load, in memory: a
 # file saved after freeze + optimize_for_inference does not reload for conv models (the MKLDNN
@@ -141,3 +143,35 @@ def device_constants(module: torch.jit.ScriptModule) -> int:
                 if n.kind() == "prim::Constant" and n.output().type().kind() == "DeviceObjType"
             )
     return count
+
+
+class TorchScriptFormat(ExportFormat):
+    """model.ts: scripted (traced where a script will not reload), frozen and optimised when loaded."""
+
+    name = "torchscript"
+    artifact = "model.ts"
+    is_code = True  # a TorchScript archive holds code that runs when it is loaded
+    load_needs = ()
+    # LOAD_RECIPE by hand: the clean interpreter may not import this project (tests check both agree).
+    reload_source = """
+def run(path, names, cases):
+    module = torch.jit.load(path, map_location="cpu")
+    module = torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
+    with torch.inference_mode():
+        return [module(*case).clone() for case in cases]
+"""
+
+    def save(self, model: nn.Module, spec: ModelSpec, example: Inputs, path: Path) -> Saved:
+        ts = save_torchscript(model, example, path)
+        return Saved(ts.exporter, {
+            "method": ts.method,
+            "exporter_reason": ts.reason,
+            "trace_warnings": list(ts.trace_warnings),
+            "opset": None,
+            "load_recipe": LOAD_RECIPE,
+        })
+
+    def run(self, path: Path, spec: ModelSpec, cases: list[Inputs]) -> list[torch.Tensor]:
+        module = load_torchscript(path, "cpu")
+        with torch.inference_mode():
+            return [module(*case) for case in cases]

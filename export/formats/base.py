@@ -1,0 +1,66 @@
+"""The export-format interface: write an artifact, run it the way a runtime loads it, reload it elsewhere."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from export.layout import MANIFEST_FILE, load_manifest
+from export.util import sha256_file
+from train.errors import BenchError
+from train.registry import ModelSpec
+
+Inputs = tuple[torch.Tensor, ...]
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What `ExportFormat.save` wrote: the exporter used, and the format's own manifest fields."""
+
+    exporter: str  # e.g. "torch.jit.script", "torch.export (dynamo)"
+    details: dict = field(default_factory=dict)
+
+
+class ExportFormat(ABC):
+    """One artifact kind. Subclasses state their facts as class attributes and are listed in
+    export/formats/__init__.py; the pipeline, the clean-interpreter reload and the runtimes only iterate."""
+
+    name: ClassVar[str]  # "torchscript", "onnx", ...: the manifest key and the runtimes' `export_format`
+    artifact: ClassVar[str]  # file name inside a model's export folder
+    is_code: ClassVar[bool]  # loading it runs code: only files whose sha256 the manifest records, or --trust
+    load_needs: ClassVar[tuple[str, ...]]  # modules a clean interpreter imports to run it (beside torch)
+    # Source of `run(path, input_names, cases) -> list[torch.Tensor]` for a clean interpreter that may import
+    # only torch and `load_needs`: it must load the file as the runtime does, on the CPU.
+    reload_source: ClassVar[str]
+
+    @abstractmethod
+    def save(self, model: nn.Module, spec: ModelSpec, example: Inputs, path: Path) -> Saved:
+        """Capture eval `model` on `example` and write it to `path` (atomically); raise on failure."""
+
+    @abstractmethod
+    def run(self, path: Path, spec: ModelSpec, cases: list[Inputs]) -> list[torch.Tensor]:
+        """Outputs of the artifact at `path` on each case, loaded as its runtime loads it, on the CPU."""
+
+    def vouched_path(self, model_dir: Path) -> Path:
+        """The artifact in `model_dir`, if its sha256 is the one `bench export` recorded in the manifest.
+
+        An artifact that is code runs when loaded: only a file this tool wrote (matched by checksum)
+        loads without the user's explicit `--trust`; anything else is a BenchError saying so.
+        """
+        path = Path(model_dir) / self.artifact
+        hint = f"re-run `bench export {Path(model_dir).name}`, or pass --trust to load it anyway"
+        try:
+            manifest = load_manifest(model_dir)
+        except BenchError:
+            raise BenchError(f"refusing to load {path}: no valid {MANIFEST_FILE} from `bench export` "
+                             f"vouches for it; {hint}") from None
+        expected = (manifest.get("formats", {}).get(self.name) or {}).get("sha256")
+        if not isinstance(expected, str) or not path.is_file() or sha256_file(path) != expected:
+            raise BenchError(f"refusing to load {path}: its sha256 does not match the one `bench export` "
+                             f"recorded in {MANIFEST_FILE}; {hint}")
+        return path
