@@ -1,4 +1,5 @@
-"""Suite options, cases from the registries, and the side channel `bench run` reads (progress, skips)."""
+"""The suite's RunConfig (one `--bench-config` file, or `--bench-set key=value`), cases from it, and the side
+channel `bench run` reads (progress, skips)."""
 
 from __future__ import annotations
 
@@ -12,78 +13,24 @@ import pytest
 import torch
 
 from bench.errors import BenchError
-from bench.measure.devices import default_threads, resolve_device
+from bench.measure.devices import resolve_device
 from bench.measure.environment import collect_environment
 from bench.measure.flops import count_flops
 from bench.measure.roofline import MatmulPeak, measure_matmul_peak
 from bench.run.artifacts import ModelArtifacts, ensure_exported
-from bench.run.selection import Case, build_cases, parse_batch_sizes, parse_models, parse_runtimes
+from bench.run.config import PROGRESS_ENV, RunConfig
+from bench.run.selection import Case
 from bench.runtimes import get_runtime
 from train.fileio import write_text
 from train.registry import ModelSpec
-
-PROGRESS_ENV = "BENCH_PROGRESS_FILE"  # `bench run` sets it: one JSON line per collected/finished test
-
-
-@dataclass(frozen=True)
-class SuiteConfig:
-    """The suite's validated options."""
-
-    models: tuple[str, ...]
-    runtimes: tuple[str, ...]
-    device_name: str  # as asked: "cpu" | "cuda"
-    device: torch.device
-    batch_sizes: tuple[int, ...]
-    exports: Path
-    checkpoints: Path
-    threads: int
-    seed: int
-    warmup: int
-    reuse_exports: bool  # `bench run` has just exported: take the exports as they are
-    trust: bool = False  # load TorchScript files whose sha256 the manifest does not vouch for
-    memory: bool = True  # peak memory per row, each in a fresh process (bench.run.memory_worker)
-    include_transfer: bool = False  # time host→device→host per call instead of device-resident inputs
-    stability_budget_s: float = 1.0  # seconds per case for warm-up until stable, and again for extra rounds
-
-    @classmethod
-    def from_options(cls, config: pytest.Config) -> SuiteConfig:
-        """Parse `--bench-*` options; BenchError on anything invalid (CUDA missing included)."""
-        device_name = config.getoption("bench_device")
-        threads = config.getoption("bench_threads") or default_threads()
-        warmup = config.getoption("bench_warmup")
-        if threads < 1 or warmup < 0:
-            raise BenchError(f"--bench-threads must be >= 1 and --bench-warmup >= 0, got {threads}, {warmup}")
-        budget = config.getoption("bench_stability_budget")
-        if not budget > 0:
-            raise BenchError(f"--bench-stability-budget must be a positive number of seconds, got {budget}")
-        return cls(
-            models=parse_models(config.getoption("bench_models")),
-            runtimes=parse_runtimes(config.getoption("bench_runtimes")),
-            device_name=device_name,
-            device=resolve_device(device_name),
-            batch_sizes=parse_batch_sizes(config.getoption("bench_batch_sizes")),
-            exports=Path(config.getoption("bench_exports")).resolve(),
-            checkpoints=Path(config.getoption("bench_checkpoints")).resolve(),
-            threads=threads,
-            seed=config.getoption("bench_seed"),
-            warmup=warmup,
-            reuse_exports=config.getoption("bench_reuse_exports"),
-            trust=config.getoption("bench_trust"),
-            memory=not config.getoption("bench_no_memory"),
-            include_transfer=config.getoption("bench_include_transfer"),
-            stability_budget_s=budget,
-        )
-
-    def cases(self) -> list[Case]:
-        """Every case this run covers."""
-        return build_cases(self.models, self.runtimes, self.device_name, self.batch_sizes)
 
 
 @dataclass
 class SuiteState:
     """Per-session caches: exports, inputs and eager reference outputs, each made once."""
 
-    config: SuiteConfig
+    config: RunConfig
+    device: torch.device  # the config's device, resolved (CUDA checked) once
     _artifacts: dict[str, ModelArtifacts] = field(default_factory=dict)
     _inputs: dict[tuple[str, int], tuple[torch.Tensor, ...]] = field(default_factory=dict)
     _references: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)
@@ -92,10 +39,9 @@ class SuiteState:
     def artifacts(self, spec: ModelSpec) -> ModelArtifacts:
         """The model's exports, exported now if missing or stale."""
         if spec.name not in self._artifacts:
+            config = self.config
             self._artifacts[spec.name] = ensure_exported(
-                spec, self.config.exports, self.config.checkpoints, self.config.seed,
-                reuse=self.config.reuse_exports,
-            )
+                spec, config.exports_dir, config.checkpoints_dir, config.seed, reuse=config.reuse_exports)
         return self._artifacts[spec.name]
 
     def inputs(self, spec: ModelSpec, size: int) -> tuple[torch.Tensor, ...]:
@@ -109,9 +55,8 @@ class SuiteState:
         """Eager output on the run's device for those inputs: what every runtime's parity is against."""
         key = (spec.name, size)
         if key not in self._references:
-            session = get_runtime("eager").load(
-                spec, self.artifacts(spec).model_dir, self.config.device, self.config.threads
-            )
+            session = get_runtime("eager").load(spec, self.artifacts(spec).model_dir, self.device,
+                                                self.config.threads)
             self._references[key] = session.run(self.inputs(spec, size))
         return self._references[key]
 
@@ -123,58 +68,50 @@ class SuiteState:
         return self._flops[key]
 
 
-_CONFIG = pytest.StashKey[SuiteConfig]()
+_STATE = pytest.StashKey[SuiteState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("bench", "bench latency suites")
-    group.addoption("--bench-models", default="", help="comma-separated models (default: all registered)")
-    group.addoption("--bench-runtimes", default="", help="comma-separated runtimes (default: all registered)")
-    group.addoption("--bench-device", default="cpu", help="cpu or cuda (no fallback: cuda must be there)")
-    group.addoption("--bench-batch-sizes", default="1,64",
-                    help="comma-separated batch sizes; graph models always run once at full Cora size")
-    group.addoption("--bench-exports", default="results/exports", help="export directory (missing ones made)")
-    group.addoption("--bench-checkpoints", default="results/checkpoints",
-                    help="trained <model>.pt checkpoints; without one, seeded untrained weights are used")
-    group.addoption("--bench-reuse-exports", action="store_true",
-                    help="use the exports as they are (bench run exports first), never re-export")
-    group.addoption("--bench-trust", action="store_true",
-                    help="load TorchScript files whose sha256 is not the manifest's (they run code)")
-    group.addoption("--bench-threads", type=int, default=None, help="CPU threads for every runtime")
-    group.addoption("--bench-seed", type=int, default=0, help="seed for untrained weights and inputs")
-    group.addoption("--bench-warmup", type=int, default=10,
-                    help="untimed calls before timing, when --benchmark-warmup is off")
-    group.addoption("--bench-no-memory", action="store_true",
-                    help="skip the per-row peak-memory measurement (a fresh process per row)")
-    group.addoption("--bench-include-transfer", action="store_true",
-                    help="time host→device→host: CPU inputs every call, output copied back")
-    group.addoption("--bench-stability-budget", type=float, default=1.0,
-                    help="seconds per case to warm up until stable, and again for extra rounds when noisy")
+    group.addoption("--bench-config", default=None,
+                    help="a run config JSON (bench.run.config.RunConfig; `bench run` writes one)")
+    group.addoption("--bench-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a RunConfig field, e.g. --bench-set models=mnist-mlp --bench-set device=cuda "
+                         "(repeatable; instead of --bench-config)")
+
+
+def load_run_config(config: pytest.Config) -> RunConfig:
+    """The run's RunConfig: from --bench-config, else from --bench-set (validated by RunConfig either way)."""
+    path, settings = config.getoption("bench_config"), config.getoption("bench_set")
+    if path and settings:
+        raise BenchError("give either --bench-config or --bench-set, not both")
+    return RunConfig.read(Path(path)) if path else RunConfig.from_settings(settings)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        config.stash[_CONFIG] = SuiteConfig.from_options(config)
+        run_config = load_run_config(config)
+        config.stash[_STATE] = SuiteState(run_config, resolve_device(run_config.device))
     except BenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     # One inter-op thread for torch, as ONNX Runtime gets (inter_op_num_threads=1). torch accepts this
     # only before its first parallel work, so here, before any model runs; runtimes record the value.
     torch.set_num_interop_threads(1)
     progress = os.environ.get(PROGRESS_ENV)
-    recorder = OutcomeRecorder(config.stash[_CONFIG], Path(progress) if progress else None)
+    recorder = OutcomeRecorder(run_config, Path(progress) if progress else None)
     config.pluginmanager.register(recorder, "bench-outcome-recorder")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" in metafunc.fixturenames:
-        cases = metafunc.config.stash[_CONFIG].cases()
+        cases = metafunc.config.stash[_STATE].config.cases()
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
 
 
 @pytest.fixture(scope="session")
 def suite(request: pytest.FixtureRequest) -> SuiteState:
     """The session's caches and validated options."""
-    return SuiteState(request.config.stash[_CONFIG])
+    return request.config.stash[_STATE]
 
 
 @pytest.fixture(scope="session")
@@ -183,12 +120,12 @@ def matmul_peak(request: pytest.FixtureRequest) -> Iterator[MatmulPeak]:
     case and again after the last; the better of the two is recorded in the JSON (machine_info.bench and
     bench.matmul_peak) and every row's % of peak is recomputed against it when the JSON is written, so a
     moment of contention during one measurement cannot inflate every row's share."""
-    config = request.config.stash[_CONFIG]
+    state = request.config.stash[_STATE]
 
     def measure() -> MatmulPeak:
         # Big enough to reach the BLAS's sustained rate, small enough to cost about a second per measurement.
-        return measure_matmul_peak(str(config.device), size=4096 if config.device.type == "cuda" else 1024,
-                                   repeats=20, threads=config.threads)
+        return measure_matmul_peak(str(state.device), size=4096 if state.device.type == "cuda" else 1024,
+                                   repeats=20, threads=state.config.threads)
 
     first = measure()
     yield first
@@ -206,7 +143,7 @@ def matmul_peak(request: pytest.FixtureRequest) -> Iterator[MatmulPeak]:
 class OutcomeRecorder:
     """Tracks every case's outcome, streams progress lines for `bench run`, and adds outcomes to the JSON."""
 
-    def __init__(self, suite: SuiteConfig, progress_file: Path | None) -> None:
+    def __init__(self, suite: RunConfig, progress_file: Path | None) -> None:
         self.suite = suite
         self.progress_file = progress_file
         self.cases: dict[str, Case] = {}  # nodeid -> case, in collection order
@@ -260,9 +197,9 @@ class OutcomeRecorder:
         suite = self.suite
         output_json["bench"] = {
             "outcomes": outcomes,
-            "suite": {"device": suite.device_name, "threads": suite.threads, "seed": suite.seed,
+            "suite": {"device": suite.device, "threads": suite.threads, "seed": suite.seed,
                       "warmup_calls": suite.warmup, "batch_sizes": list(suite.batch_sizes),
-                      "exports": str(suite.exports), "memory": suite.memory,
+                      "exports": str(suite.exports_dir.resolve()), "memory": suite.memory,
                       "include_transfer": suite.include_transfer,
                       "stability_budget_s": suite.stability_budget_s},
             "matmul_peak": self.matmul_peak,

@@ -27,7 +27,7 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     if reason:
         pytest.skip(f"{runtime.name}: {reason}")
     try:
-        session = runtime.load(spec, artifacts.model_dir, config.device, config.threads, trust=config.trust)
+        session = runtime.load(spec, artifacts.model_dir, suite.device, config.threads, trust=config.trust)
     except RuntimeUnavailable as exc:
         pytest.skip(str(exc))
 
@@ -58,10 +58,8 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
         "weights": artifacts.weights,
         "timing_scope": timing_scope,
     })
-    # Fixed warm-up: pytest-benchmark's count when `bench run` turns its warm-up on, else --bench-warmup.
     benchmark_warmup = bool(request.config.getoption("benchmark_warmup"))
-    fixed = request.config.getoption("benchmark_warmup_iterations") if benchmark_warmup else config.warmup
-    timed = time_call(benchmark, call, fixed_warmup=fixed, budget_s=config.stability_budget_s,
+    timed = time_call(benchmark, call, fixed_warmup=config.warmup, budget_s=config.stability_budget_s,
                       benchmark_warmup=benchmark_warmup)
     if timed is None:  # --benchmark-disable: nothing was timed
         return
@@ -72,6 +70,6 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     flops = suite.flops(spec, case.size)
     benchmark.extra_info.update(roofline_info(flops, info["p50_ms"] / 1e3, matmul_peak))
     if config.memory:
-        figure = measure_in_subprocess(case.model, case.runtime, str(config.device), case.size,
+        figure = measure_in_subprocess(case.model, case.runtime, str(suite.device), case.size,
                                        artifacts.model_dir, config.threads, trust=config.trust)
         benchmark.extra_info.update(memory_info(figure))

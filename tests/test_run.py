@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from bench.cli import app
 from bench.records.schema import rows_from_json
 from bench.report.tables import latency_table
-from bench.run.runner import PROGRESS_ENV, RunConfig, pytest_command, run_benchmarks
+from bench.run.config import PROGRESS_ENV, RunConfig
+from bench.run.runner import pytest_command, run_benchmarks
 
 # Tiny timing budget: these tests check plumbing, not speed.
 FAST = {"threads": 1, "warmup": 1, "max_time_s": 0.01, "min_rounds": 2, "memory": False}
@@ -84,10 +85,11 @@ def test_suite_skips_a_runtime_whose_export_failed_and_says_why(mnist_mlp_result
     manifest["formats"]["onnx"].update(ok=False, reason="export failed: made up for this test")
     manifest_path.write_text(json.dumps(manifest))
     config = RunConfig(models=("mnist-mlp",), runtimes=("eager", "onnxruntime"), batch_sizes=(1,),
-                       results_dir=tmp_path, **FAST)
+                       results_dir=tmp_path, reuse_exports=True, **FAST)  # as `bench run` hands it over
     out_json, progress = tmp_path / "out.json", tmp_path / "progress"
     monkeypatch.setenv(PROGRESS_ENV, str(progress))
-    proc = subprocess.run(pytest_command(config, out_json), capture_output=True, text=True, cwd=tmp_path)
+    command = pytest_command(config, out_json, config.write(tmp_path / "run_config.json"))
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:]
 
     rows = rows_from_json(json.loads(out_json.read_text()))

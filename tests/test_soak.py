@@ -8,7 +8,8 @@ import shutil
 import psutil
 import pytest
 
-from bench.run.runner import RunConfig, run_benchmarks
+from bench.run.config import RunConfig
+from bench.run.runner import run_benchmarks
 
 RUNS = 10
 RSS_SLACK = 32 * 2**20  # bytes: allocator noise, not a leak (a leak of a session per run is far more)

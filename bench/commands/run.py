@@ -13,7 +13,8 @@ from bench.report.render import check_format, render_text
 from bench.report.synthesis import run_table
 from bench.report.tables import RunProgress, latency_table, run_caption
 from bench.report.tensorboard import log_benchmark
-from bench.run.runner import RunConfig, run_benchmarks
+from bench.run.config import RunConfig
+from bench.run.runner import run_benchmarks
 
 
 def run(

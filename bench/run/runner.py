@@ -11,86 +11,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.errors import BenchError
 from bench.measure.contention import foreign_share, snapshot
-from bench.measure.devices import DEVICE_KINDS, default_threads, resolve_device
+from bench.measure.devices import resolve_device
 from bench.records.schema import ResultRow, rows_from_json
 from bench.run.artifacts import ensure_exported
-from bench.run.selection import (
-    DEFAULT_BATCH_SIZES,
-    parse_batch_sizes,
-    parse_models,
-    parse_runtimes,
-    split_list,
-)
+from bench.run.config import PROGRESS_ENV, RunConfig
 from train.fileio import write_json, write_text
 from train.registry import get_model
 
-PROGRESS_ENV = "BENCH_PROGRESS_FILE"  # read by suites/conftest.py
 _INTERRUPT_GRACE_S = 60.0  # after Ctrl-C, how long pytest may take to finish and write the JSON
 _POLL_S = 0.2  # how often the progress file is re-read while the suites run
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """What one `bench run` covers; validated on construction (names, sizes, counts)."""
-
-    device: str = "cpu"
-    models: tuple[str, ...] = ()  # empty: every registered model
-    runtimes: tuple[str, ...] = ()  # empty: every registered runtime
-    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
-    results_dir: Path = Path("results")
-    threads: int = field(default_factory=default_threads)
-    seed: int = 0
-    memory: bool = True  # peak memory per row, each in a fresh process (off: --no-memory)
-    include_transfer: bool = False  # time host→device→host per call (inputs from the CPU, output copied back)
-    stability_budget_s: float | None = None  # seconds per case for warm-up until stable, again for extra
-    # rounds when IQR/median > 0.10; None: the same as max_time_s
-    warmup: int = 10  # untimed calls before timing (the Cora report's 10)
-    max_time_s: float = 1.0  # pytest-benchmark's time budget per case, seconds
-    min_rounds: int = 5  # pytest-benchmark's minimum timed rounds per case
-    trust: bool = False  # load TorchScript files no manifest of ours vouches for (they are code)
-
-    def __post_init__(self) -> None:
-        if self.device.split(":")[0] not in DEVICE_KINDS:
-            raise BenchError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICE_KINDS)}")
-        object.__setattr__(self, "models", parse_models(",".join(self.models)))
-        object.__setattr__(self, "runtimes", parse_runtimes(",".join(self.runtimes)))
-        object.__setattr__(self, "batch_sizes", parse_batch_sizes(",".join(map(str, self.batch_sizes))))
-        object.__setattr__(self, "results_dir", Path(self.results_dir))
-        for name, value, low in (("--threads", self.threads, 1), ("--warmup", self.warmup, 0),
-                                 ("--min-rounds", self.min_rounds, 1)):
-            if not isinstance(value, int) or value < low:
-                raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not self.max_time_s > 0:
-            raise BenchError(f"--max-time must be a positive number of seconds, got {self.max_time_s}")
-        if self.stability_budget_s is None:
-            object.__setattr__(self, "stability_budget_s", self.max_time_s)
-        if not self.stability_budget_s > 0:
-            raise BenchError(f"--stability-budget must be a positive number of seconds, "
-                             f"got {self.stability_budget_s}")
-
-    @classmethod
-    def from_text(cls, *, models: str, runtimes: str, batch_sizes: str, **rest) -> RunConfig:
-        """Build from the CLI's comma-separated lists."""
-        return cls(models=tuple(split_list(models)), runtimes=tuple(split_list(runtimes)),
-                   batch_sizes=parse_batch_sizes(batch_sizes), **rest)
-
-    @property
-    def exports_dir(self) -> Path:
-        return self.results_dir / "exports"
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.results_dir / "checkpoints"
-
-    @property
-    def benchmarks_dir(self) -> Path:
-        return self.results_dir / "benchmarks"
 
 
 @dataclass(frozen=True)
@@ -139,9 +74,12 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         tmp_dir = Path(tmp)
         json_tmp, log_tmp, progress = tmp_dir / "benchmark.json", tmp_dir / "pytest.log", tmp_dir / "progress"
+        # The suite gets the config whole; exports were just made, so it must not export again.
+        config_file = replace(config, reuse_exports=True).write(tmp_dir / "run_config.json")
         before = snapshot()
         try:
-            returncode = _run_suites(config, json_tmp, log_tmp, progress, tmp_dir, emit)
+            command = pytest_command(config, json_tmp, config_file)
+            returncode = _run_suites(command, log_tmp, progress, tmp_dir, emit)
         except KeyboardInterrupt:
             write_text(log_target, log_tmp.read_text(errors="replace") if log_tmp.exists() else "")
             raise _keep_finished_rows(json_tmp, progress, target, log_target) from None
@@ -203,31 +141,19 @@ def export_missing(config: RunConfig, emit: OnEvent) -> None:
         emit(RunEvent("exported", name, status=", ".join(sorted(artifacts.failed))))
 
 
-def pytest_command(config: RunConfig, json_path: Path) -> list[str]:
-    """The pytest-benchmark invocation for `config` (absolute paths: it runs in a scratch directory)."""
+def pytest_command(config: RunConfig, json_path: Path, config_file: Path) -> list[str]:
+    """The pytest-benchmark invocation for `config`, saved at `config_file` (absolute paths: it runs in a
+    scratch directory). pytest-benchmark's own options come from the same config."""
     return [
         sys.executable, "-m", "pytest", str(suites_dir()),
         "--benchmark-only", f"--benchmark-json={json_path}",
-        # pytest-benchmark's warm-up: untimed calls before the timed rounds (the suite adds none of its own).
+        # pytest-benchmark's warm-up after the suite's own (measure.harness): its calibration calls untimed.
         f"--benchmark-warmup={'on' if config.warmup else 'off'}",
         f"--benchmark-warmup-iterations={max(config.warmup, 1)}",
         f"--benchmark-max-time={config.max_time_s}", f"--benchmark-min-rounds={config.min_rounds}",
         "--benchmark-disable-gc",  # a GC pause inside one round is noise, not the runtime's cost
         "--benchmark-save-data",  # keep every round's time (stats.data): the percentiles come from them
-        "--bench-stability-budget", str(config.stability_budget_s),
-        *([] if config.memory else ["--bench-no-memory"]),
-        *(["--bench-include-transfer"] if config.include_transfer else []),
-        "--bench-device", config.device,
-        "--bench-models", ",".join(config.models),
-        "--bench-runtimes", ",".join(config.runtimes),
-        "--bench-batch-sizes", ",".join(map(str, config.batch_sizes)),
-        "--bench-exports", str(config.exports_dir.resolve()),
-        "--bench-checkpoints", str(config.checkpoints_dir.resolve()),
-        "--bench-reuse-exports",  # exported just before: the suites must not export again
-        "--bench-threads", str(config.threads),
-        "--bench-seed", str(config.seed),
-        "--bench-warmup", "0",  # pytest-benchmark warms up (or --warmup 0 asked for none)
-        *(["--bench-trust"] if config.trust else []),
+        f"--bench-config={Path(config_file).resolve()}",
         "-p", "no:cacheprovider", "-q", "-rs",
     ]
 
@@ -244,14 +170,13 @@ def suites_dir() -> Path:
     raise BenchError("the `suites` package is not installed; reinstall bench with `pip install -e .`")
 
 
-def _run_suites(config: RunConfig, json_path: Path, log_path: Path, progress: Path, cwd: Path,
-                emit: OnEvent) -> int:
+def _run_suites(command: list[str], log_path: Path, progress: Path, cwd: Path, emit: OnEvent) -> int:
     """Run pytest in its own process (runtimes cannot pollute this one), relaying its progress lines."""
     env = {**os.environ, PROGRESS_ENV: str(progress)}
     seen = 0
     with open(log_path, "wb") as log:
         # Its own session: a terminal's Ctrl-C reaches only this process, which forwards exactly one SIGINT.
-        proc = subprocess.Popen(pytest_command(config, json_path), cwd=cwd, env=env,
+        proc = subprocess.Popen(command, cwd=cwd, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             while True:

@@ -1,0 +1,179 @@
+"""What one `bench run` covers and how it measures: `RunConfig`, defined and validated here once.
+
+The runner hands it to the pytest-benchmark suite whole, as one JSON file (`--bench-config`); a direct
+`pytest suites/` run builds the same object from `--bench-set key=value` options, validated the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.measure.devices import DEVICE_KINDS, default_threads
+from bench.run.selection import (
+    DEFAULT_BATCH_SIZES,
+    Case,
+    build_cases,
+    parse_batch_sizes,
+    parse_models,
+    parse_runtimes,
+    split_list,
+)
+
+# The runner <-> suite contract: the suite appends one JSON line per collected/finished case to the file
+# this variable names, so `bench run` can show progress and keep finished rows after Ctrl-C.
+PROGRESS_ENV = "BENCH_PROGRESS_FILE"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run: models × runtimes × batch sizes on one device, and the measurement settings; validated on
+    construction (names, sizes, counts, finite positive times). Units are in the field names."""
+
+    device: str = "cpu"
+    models: tuple[str, ...] = ()  # empty: every registered model
+    runtimes: tuple[str, ...] = ()  # empty: every registered runtime
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES  # graph models ignore them: full Cora, once
+    results_dir: Path = Path("results")
+    threads: int = field(default_factory=default_threads)  # intra-op CPU threads for every runtime
+    seed: int = 0  # seeds untrained weights and the benchmark inputs
+    memory: bool = True  # peak memory per row, each in a fresh process (off: --no-memory)
+    include_transfer: bool = False  # time host→device→host per call (inputs from the CPU, output copied back)
+    stability_budget_s: float | None = None  # seconds per case for warm-up until stable, again for extra
+    # rounds when IQR/median > 0.10; None: the same as max_time_s
+    warmup: int = 10  # untimed calls before timing (the Cora report's 10)
+    max_time_s: float = 1.0  # pytest-benchmark's time budget per case, seconds
+    min_rounds: int = 5  # pytest-benchmark's minimum timed rounds per case
+    trust: bool = False  # load TorchScript files no manifest of ours vouches for (they are code)
+    reuse_exports: bool = False  # take the exports as they are (`bench run` exports before the suite starts)
+
+    def __post_init__(self) -> None:
+        if self.device.split(":")[0] not in DEVICE_KINDS:
+            raise BenchError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICE_KINDS)}")
+        object.__setattr__(self, "models", parse_models(",".join(self.models)))
+        object.__setattr__(self, "runtimes", parse_runtimes(",".join(self.runtimes)))
+        object.__setattr__(self, "batch_sizes", parse_batch_sizes(",".join(map(str, self.batch_sizes))))
+        object.__setattr__(self, "results_dir", Path(self.results_dir))
+        for name, value, low in (("--threads", self.threads, 1), ("--warmup", self.warmup, 0),
+                                 ("--min-rounds", self.min_rounds, 1), ("--seed", self.seed, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
+        _require_seconds("--max-time", self.max_time_s)
+        if self.stability_budget_s is None:
+            object.__setattr__(self, "stability_budget_s", self.max_time_s)
+        _require_seconds("--stability-budget", self.stability_budget_s)
+
+    @classmethod
+    def from_text(cls, *, models: str, runtimes: str, batch_sizes: str, **rest) -> RunConfig:
+        """Build from the CLI's comma-separated lists."""
+        return cls(models=tuple(split_list(models)), runtimes=tuple(split_list(runtimes)),
+                   batch_sizes=parse_batch_sizes(batch_sizes), **rest)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "run config") -> RunConfig:
+        """Build from JSON-like values (lists for tuples, strings for paths); unknown keys are named."""
+        unknown = sorted(set(values) - set(_FIELDS))
+        if unknown:
+            raise BenchError(f"unknown key(s) {', '.join(unknown)} in {where}; "
+                             f"valid keys: {', '.join(_FIELDS)}")
+        return cls(**{k: _from_json(k, v) for k, v in values.items()})
+
+    @classmethod
+    def from_settings(cls, settings: list[str]) -> RunConfig:
+        """Build from `key=value` strings (`pytest suites --bench-set models=mnist-mlp`), typed per field."""
+        values: dict[str, Any] = {}
+        for setting in settings:
+            key, sep, text = setting.partition("=")
+            if not sep or key.strip() not in _FIELDS:
+                raise BenchError(f"--bench-set takes key=value with a key among {', '.join(_FIELDS)}; "
+                                 f"got {setting!r}")
+            values[key.strip()] = _parse_setting(key.strip(), text.strip())
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (tuples as lists, the results folder as an absolute path)."""
+        values = dataclasses.asdict(self)
+        values["results_dir"] = str(Path(self.results_dir).resolve())
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+    def write(self, path: Path) -> Path:
+        """Save as JSON for the suite (`--bench-config path`)."""
+        from train.fileio import write_json
+
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def read(cls, path: Path) -> RunConfig:
+        """A config written by `write`; BenchError when unreadable or invalid."""
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BenchError(f"cannot read run config {path}: {exc}") from None
+        if not isinstance(values, dict):
+            raise BenchError(f"run config {path} does not hold a JSON object")
+        return cls.from_dict(values, where=str(path))
+
+    def cases(self) -> list[Case]:
+        """Every case this run covers, in the order they run."""
+        return build_cases(self.models, self.runtimes, self.device, self.batch_sizes)
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.results_dir / "exports"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.results_dir / "checkpoints"
+
+    @property
+    def benchmarks_dir(self) -> Path:
+        return self.results_dir / "benchmarks"
+
+
+_FIELDS = {f.name: f for f in fields(RunConfig)}
+_HINTS = typing.get_type_hints(RunConfig)
+
+
+def _require_seconds(option: str, value: object) -> None:
+    """A finite, positive number of seconds (inf would never end; NaN compares false everywhere)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
+        raise BenchError(f"{option} must be a positive, finite number of seconds, got {value}")
+
+
+def _from_json(key: str, value: Any) -> Any:
+    """A JSON value as the field's type: lists to tuples, strings to paths; the rest is validated later."""
+    if key == "results_dir" and isinstance(value, str):
+        return Path(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _parse_setting(key: str, text: str) -> Any:
+    """`text` as field `key`'s type: comma lists, bools (true/false/1/0), ints, floats, paths, strings."""
+    hint = _HINTS[key]
+    if key in ("models", "runtimes"):
+        return tuple(split_list(text))
+    if key == "batch_sizes":
+        return parse_batch_sizes(text)
+    if key == "results_dir":
+        return Path(text)
+    if hint is bool:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise BenchError(f"--bench-set {key} takes true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    try:
+        if hint is int:
+            return int(text)
+        if hint in (float, float | None):
+            return None if text.lower() == "none" else float(text)
+    except ValueError:
+        raise BenchError(f"--bench-set {key} takes a number, got {text!r}") from None
+    return text
