@@ -17,6 +17,7 @@ from bench.measure.devices import resolve_device
 from bench.measure.environment import collect_environment
 from bench.measure.flops import count_flops
 from bench.measure.roofline import MatmulPeak, measure_matmul_peak
+from bench.records.schema import SCHEMA_VERSION, rescale_to_peak
 from bench.run.artifacts import ModelArtifacts, ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
 from bench.run.selection import Case
@@ -196,12 +197,14 @@ class OutcomeRecorder:
         ]
         suite = self.suite
         output_json["bench"] = {
+            "schema_version": SCHEMA_VERSION,
             "outcomes": outcomes,
             "suite": {"device": suite.device, "threads": suite.threads, "seed": suite.seed,
                       "warmup_calls": suite.warmup, "batch_sizes": list(suite.batch_sizes),
                       "exports": str(suite.exports_dir.resolve()), "memory": suite.memory,
                       "include_transfer": suite.include_transfer,
                       "stability_budget_s": suite.stability_budget_s},
+            "config": suite.to_dict(),
             "matmul_peak": self.matmul_peak,
         }
         if self.matmul_peak:
@@ -210,15 +213,9 @@ class OutcomeRecorder:
 
     def pytest_benchmark_update_machine_info(self, machine_info: dict) -> None:
         """The hardware/software block `bench compare` checks before trusting deltas."""
-        machine_info["bench"] = collect_environment(threads=self.suite.threads)
+        machine_info["bench"] = {"schema_version": SCHEMA_VERSION,
+                                 **collect_environment(threads=self.suite.threads)}
         machine_info["bench"]["matmul_peak"] = self.matmul_peak
-
-
-def rescale_to_peak(extra_info: dict, peak_gflops: float) -> None:
-    """Set a row's % of peak against the run's final matmul peak (rows without a roofline are left alone)."""
-    if "gflops_achieved" in extra_info and peak_gflops > 0:
-        extra_info["pct_of_peak"] = 100.0 * extra_info["gflops_achieved"] / peak_gflops
-        extra_info["matmul_peak_gflops"] = peak_gflops
 
 
 def _case_fields(case: Case) -> dict:

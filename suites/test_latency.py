@@ -10,7 +10,15 @@ from __future__ import annotations
 import pytest
 
 from bench.measure.harness import time_call
-from bench.records.schema import latency_info, memory_info, roofline_info, stability_info
+from bench.records.schema import (
+    RowKey,
+    case_info,
+    latency_info,
+    memory_info,
+    roofline_info,
+    stability_info,
+    warmup_info,
+)
 from bench.run.memory_worker import measure_in_subprocess
 from bench.run.selection import Case
 from bench.runtimes import RuntimeUnavailable, get_runtime
@@ -45,19 +53,10 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     parity = compare_outputs(suite.reference(spec, case.size), session.run(inputs),
                              atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL, checked_on=checked_on)
     benchmark.group = case.group
-    benchmark.extra_info.update({
-        "model": case.model, "runtime": case.runtime, "device": case.device,
-        "batch": case.size, "unit": case.unit,
-        "parity": parity.as_dict(),
-        "artifact_bytes": session.details.artifact_bytes,
-        "threads": session.details.threads,
-        "interop_threads": session.details.interop_threads,
-        "providers": list(session.details.providers),
-        "runtime_device": session.details.device,
-        "recipe": session.details.recipe,
-        "weights": artifacts.weights,
-        "timing_scope": timing_scope,
-    })
+    key = RowKey(case.model, case.runtime, case.device, case.size)
+    benchmark.extra_info.update(case_info(key, case.unit, parity=parity.as_dict(),
+                                          details=session.details.as_dict(), weights=artifacts.weights,
+                                          timing_scope=timing_scope))
     benchmark_warmup = bool(request.config.getoption("benchmark_warmup"))
     timed = time_call(benchmark, call, fixed_warmup=config.warmup, budget_s=config.stability_budget_s,
                       benchmark_warmup=benchmark_warmup)
@@ -65,7 +64,7 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
         return
     info = latency_info(timed.samples, items=case.size, iterations=timed.iterations)
     benchmark.extra_info.update(info)
-    benchmark.extra_info.update({"warmup": timed.warmup, "warmup_settled": timed.warmup_settled})
+    benchmark.extra_info.update(warmup_info(timed.warmup, timed.warmup_settled))
     benchmark.extra_info.update(stability_info(timed.samples, timed.extra_rounds))
     flops = suite.flops(spec, case.size)
     benchmark.extra_info.update(roofline_info(flops, info["p50_ms"] / 1e3, matmul_peak))

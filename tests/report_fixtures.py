@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.records.schema import latency_info
+from bench.records.schema import SCHEMA_VERSION, latency_info
 
 ENVIRONMENT = {
-    "schema_version": 1, "os": "Linux 6.0", "python": "3.11.7", "cpu": "Test CPU", "physical_cores": 2,
+    "schema_version": SCHEMA_VERSION, "os": "Linux 6.0", "python": "3.11.7", "cpu": "Test CPU",
+    "physical_cores": 2,
     "logical_cores": 2, "threads_used": 2, "ram_gib": 8.0, "packages": {"torch": "2.11.0"},
     "onnxruntime_providers_available": ["CPUExecutionProvider"],
     "cuda": {"available": False, "torch_cuda_build": None, "cudnn": None, "cudnn_benchmark": False},
@@ -75,7 +76,7 @@ def write_benchmark(results: Path, stamp: str, cases: list[dict], extra_outcomes
         "benchmarks": cases,
         "datetime": "2026-11-23T11:55:21.051737+00:00",
         "version": "5.3.1",
-        "bench": {"outcomes": outcomes,
+        "bench": {"schema_version": SCHEMA_VERSION, "outcomes": outcomes,
                   "suite": {"device": device, "threads": 2, "seed": 0, "warmup_calls": 10,
                             "batch_sizes": [1, 64], "exports": str(results / "exports")}},
     }

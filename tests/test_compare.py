@@ -7,8 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.measure.environment import RESULTS_SCHEMA_VERSION
-from bench.records.compare import compare, load_results, metric_ms
+from bench.records.compare import compare as compare_runs
+from bench.records.compare import load_results
+from bench.records.reader import parse_run
+from bench.records.schema import LATENCY_METRICS, SCHEMA_VERSION
 from train.errors import BenchError
 
 
@@ -24,11 +26,16 @@ def _entry(model, runtime, p50_ms, batch=1):
 
 def _results(entries, cpu="AMD EPYC", torch_version="2.11.0"):
     return {
-        "machine_info": {"bench": {"schema_version": RESULTS_SCHEMA_VERSION, "cpu": cpu,
+        "machine_info": {"bench": {"schema_version": SCHEMA_VERSION, "cpu": cpu,
                                    "threads_used": 2, "os": "Linux",
                                    "packages": {"torch": torch_version}}},
         "benchmarks": entries, "datetime": "2026-11-23T00:00:00", "version": "5.3.1",
     }
+
+
+def compare(before: dict, after: dict, **kwargs):
+    """compare() on two in-memory documents, read as the CLI reads files."""
+    return compare_runs(parse_run(before), parse_run(after), **kwargs)
 
 
 BEFORE = _results([_entry("mnist-cnn", "eager", 2.0), _entry("mnist-cnn", "onnxruntime", 1.0),
@@ -44,7 +51,7 @@ def test_planted_regression_is_caught_and_ratios_are_per_file():
     assert ort.regressed
     assert ort.before_vs_eager == pytest.approx(0.5)
     assert ort.after_vs_eager == pytest.approx(0.6)
-    assert [r.key for r in result.regressions] == [("mnist-cnn", "onnxruntime", "cpu", "1")]
+    assert [r.key for r in result.regressions] == [("mnist-cnn", "onnxruntime", "cpu", 1)]
     assert result.warnings == []
 
 
@@ -70,15 +77,16 @@ def test_different_machine_warns():
     assert any("cpu" in w for w in warnings) and any("torch" in w for w in warnings)
 
 
-def test_metric_falls_back_to_pytest_benchmark_stats():
+def test_every_metric_is_compared_from_the_rows_own_fields():
     entry = _entry("m", "eager", 3.0)
-    del entry["extra_info"]["p50_ms"]
-    assert metric_ms(entry, "p50") == pytest.approx(3.0)
-    assert metric_ms(entry, "p99") == pytest.approx(4.5)
+    entry["extra_info"] |= {"p90_ms": 4.0, "mean_ms": 3.2, "min_ms": 2.5}
+    (row,) = parse_run(_results([entry])).rows
+    assert {m: row.metric_ms(m) for m in LATENCY_METRICS} == {"p50": 3.0, "p90": 4.0, "p99": 4.5,
+                                                               "mean": 3.2, "min": 2.5}
 
 
 @pytest.mark.parametrize("content, message", [
-    ("not json", "not a readable JSON"),
+    ("not json", "is not valid JSON"),
     (json.dumps({"foo": 1}), "no 'benchmarks' list"),
     (json.dumps({"benchmarks": [], "machine_info": {"bench": {"schema_version": 999}}}), "schema 999"),
     (json.dumps({"benchmarks": [], "machine_info": {}}), "schema None"),

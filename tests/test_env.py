@@ -4,12 +4,11 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.measure.environment import RESULTS_SCHEMA_VERSION, collect_environment
+from bench.measure.environment import collect_environment
 
 
 def test_environment_names_the_versions_that_shape_numbers():
     env = collect_environment(threads=3)
-    assert env["schema_version"] == RESULTS_SCHEMA_VERSION
     assert env["threads_used"] == 3
     assert env["packages"]["torch"].startswith(torch.__version__.split("+")[0])
     assert "CPUExecutionProvider" in env["onnxruntime_providers_available"]

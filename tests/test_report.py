@@ -124,9 +124,9 @@ def test_json_keeps_raw_numbers(results):
 
 def test_newest_file_wins_per_case_and_older_cases_stay(results):
     rows = {r.key: r for r in load_benchmarks(results).rows}
-    assert rows[("mnist-mlp", "eager", "cpu", 64)].row.p50_ms == pytest.approx(0.4)  # newer file
+    assert rows[("mnist-mlp", "eager", "cpu", 64)].p50_ms == pytest.approx(0.4)  # newer file
     assert rows[("mnist-mlp", "eager", "cpu", 64)].source.name == "20261123T110000Z_cpu.json"
-    assert rows[("mnist-mlp", "onnxruntime", "cpu", 1)].row.p50_ms == pytest.approx(0.02)  # only in the older
+    assert rows[("mnist-mlp", "onnxruntime", "cpu", 1)].p50_ms == pytest.approx(0.02)  # only in the older
 
 
 def test_mnist_configurations_and_time_to_target(results):

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.records.schema import rows_from_json
+from bench.records.reader import read_run
 from bench.report.tables import latency_table
 from bench.run.config import PROGRESS_ENV, RunConfig
 from bench.run.runner import pytest_command, run_benchmarks
@@ -92,7 +92,7 @@ def test_suite_skips_a_runtime_whose_export_failed_and_says_why(mnist_mlp_result
     proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:]
 
-    rows = rows_from_json(json.loads(out_json.read_text()))
+    rows = read_run(out_json).rows
     assert [(r.runtime, r.status) for r in rows] == [("eager", "ok"), ("onnxruntime", "skipped")]
     assert rows[1].reason == "onnxruntime: export failed: made up for this test"
     assert "skipped: onnxruntime: export failed" in _render(latency_table(rows, "cpu"))

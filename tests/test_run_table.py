@@ -3,8 +3,8 @@
 from report_fixtures import case, outcome
 from rich.console import Console
 
-from bench.records.schema import rows_from_json
-from bench.records.store import file_rows
+from bench.records.reader import parse_run
+from bench.records.schema import SCHEMA_VERSION
 from bench.report.synthesis import benchmark_table
 from bench.report.tables import latency_table, memory_method_short
 
@@ -17,12 +17,12 @@ def _data() -> dict:
     ort["extra_info"] |= {"gflops_achieved": 40.0, "pct_of_peak": 25.0, "iqr_over_median": 0.05,
                           "unstable": False, "peak_memory_method": "NVML device memory used"}
     outcomes = [outcome("mnist-cnn", "eager", 64), outcome("mnist-cnn", "onnxruntime", 64)]
-    return {"benchmarks": [eager, ort], "bench": {"outcomes": outcomes}}
+    return {"benchmarks": [eager, ort], "bench": {"schema_version": SCHEMA_VERSION, "outcomes": outcomes}}
 
 
 def test_rich_run_table_shows_gflops_peak_memory_method_and_unstable_flag():
     console = Console(width=260, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    console.print(latency_table(rows_from_json(_data()), "cpu"))
+    console.print(latency_table(parse_run(_data()).rows, "cpu"))
     text = console.export_text()
     assert "GFLOP/s" in text and "% peak" in text and "peak MiB (method)" in text
     assert "64.0 (RSS)" in text and "32.0 (NVML)" in text
@@ -30,7 +30,7 @@ def test_rich_run_table_shows_gflops_peak_memory_method_and_unstable_flag():
 
 
 def test_summary_table_adds_roofline_and_stability_columns_and_notes_unstable_rows():
-    table = benchmark_table(file_rows(_data(), None), "cpu")
+    table = benchmark_table(parse_run(_data()).rows, "cpu")
     names = [c.name for c in table.columns]
     assert names[-4:] == ["GFLOP/s", "% of peak", "IQR/median", "peak memory MiB"]
     eager, ort = table.rows

@@ -10,8 +10,6 @@ from pathlib import Path
 import psutil
 import torch
 
-RESULTS_SCHEMA_VERSION = 1
-
 _PACKAGES = ("torch", "torchvision", "torchaudio", "torch_geometric", "onnx", "onnxruntime-gpu",
              "onnxruntime", "pytest-benchmark")
 
@@ -89,7 +87,6 @@ def collect_environment(threads: int | None = None) -> dict[str, object]:
     """Everything above as one JSON-ready dict; `threads` is the intra-op thread count used."""
     memory = psutil.virtual_memory()
     return {
-        "schema_version": RESULTS_SCHEMA_VERSION,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "cpu": cpu_model(),

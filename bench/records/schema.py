@@ -1,15 +1,59 @@
-"""Benchmark result rows: latency extra_info from raw samples, and table rows read back from the JSON."""
+"""The results schema of a `bench run` JSON: its version, the row key, the fields of a row, and the one row
+type every reader returns.
+
+A run file is pytest-benchmark's JSON. Each timed case is a `benchmarks` entry whose `extra_info` holds
+the row (built only by the functions below); the `bench` section holds every case's outcome (skips and
+failures with their reasons), the run's config and contention; `machine_info.bench` the environment.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from bench.measure.roofline import MatmulPeak, percent_of_peak
 from bench.measure.stability import UNSTABLE_IQR, iqr_over_median
 from bench.measure.stats import summarize, throughput
 
+# 1: the first landing. 2: `bench.schema_version` and `bench.config` (the whole RunConfig) added, and
+# `bench.suite.warmup_calls` holds the warm-up count used (version 1 wrote 0 when pytest-benchmark did the
+# warm-up). The reader (bench.records.reader.migrate) brings version-1 files up to 2: both compare and report.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
 MS = 1e3  # seconds -> milliseconds
+LATENCY_METRICS = ("p50", "p90", "p99", "mean", "min")  # each stored as `<name>_ms`; higher is worse
+
+
+class RowKey(NamedTuple):
+    """What identifies a row across runs and files."""
+
+    model: str
+    runtime: str
+    device: str  # as asked: "cpu" | "cuda"
+    batch: int  # batch size, or node count for a graph model
+
+
+def row_key(info: Mapping[str, Any]) -> RowKey:
+    """The key of an extra_info (or outcome) dict; KeyError names the missing field."""
+    return RowKey(str(info["model"]), str(info["runtime"]), str(info["device"]), int(info["batch"]))
+
+
+# --- the writer's builders: the suite fills extra_info with these and nothing else -----------------------
+
+
+def case_info(key: RowKey, unit: str, *, parity: dict, details: dict, weights: str,
+              timing_scope: str) -> dict[str, Any]:
+    """extra_info identity fields: the key, what the size counts, parity vs eager, what the session used."""
+    return {
+        **key._asdict(), "unit": unit, "parity": parity,
+        "artifact_bytes": details["artifact_bytes"], "threads": details["threads"],
+        "interop_threads": details["interop_threads"], "providers": list(details["providers"]),
+        "runtime_device": details["device"], "recipe": details["recipe"],
+        "weights": weights, "timing_scope": timing_scope,
+    }
 
 
 def latency_info(samples_s: Sequence[float], items: int, iterations: int) -> dict[str, float | int]:
@@ -31,6 +75,11 @@ def latency_info(samples_s: Sequence[float], items: int, iterations: int) -> dic
     }
 
 
+def warmup_info(description: str, settled: bool) -> dict[str, str | bool]:
+    """extra_info warm-up fields: what was done before timing, and whether call times settled."""
+    return {"warmup": description, "warmup_settled": settled}
+
+
 def stability_info(samples_s: Sequence[float], extra_rounds: int) -> dict[str, float | int | bool]:
     """extra_info stability fields: IQR/median of the final samples, the flag, rounds added for noise."""
     ratio = iqr_over_median(samples_s)
@@ -44,6 +93,13 @@ def roofline_info(flops: int, p50_s: float, peak: MatmulPeak) -> dict[str, float
             "matmul_peak_gflops": peak.gflops}
 
 
+def rescale_to_peak(extra_info: dict, peak_gflops: float) -> None:
+    """Set a row's % of peak against the run's final matmul peak (rows without a roofline are left alone)."""
+    if "gflops_achieved" in extra_info and peak_gflops > 0:
+        extra_info["pct_of_peak"] = 100.0 * extra_info["gflops_achieved"] / peak_gflops
+        extra_info["matmul_peak_gflops"] = peak_gflops
+
+
 def memory_info(figure: dict) -> dict[str, int | str]:
     """extra_info peak-memory fields from a bench.run.memory_worker figure (bytes above baseline, method)."""
     info = {"peak_memory_bytes": figure["peak_bytes"], "peak_memory_method": figure["method"],
@@ -53,9 +109,12 @@ def memory_info(figure: dict) -> dict[str, int | str]:
     return info
 
 
+# --- the one row type every reader returns ----------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ResultRow:
-    """One line of the results table: numbers for a measured case, a reason for a skipped or failed one."""
+    """One row: a measured case (its extra_info), or a skipped/failed one with its reason."""
 
     model: str
     runtime: str
@@ -64,64 +123,73 @@ class ResultRow:
     unit: str  # "samples" | "nodes"
     status: str  # "ok" | "skipped" | "failed"
     reason: str = ""
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    throughput_per_s: float | None = None
-    speedup_vs_eager: float | None = None  # eager p50 / this p50, same model, device and size
-    parity_passed: bool | None = None
-    parity_max_abs: float | None = None
-    artifact_bytes: int | None = None
-    threads: int | None = None
-    weights: str = ""
-    peak_memory_bytes: int | None = None
-    peak_memory_method: str = ""
-    gflops_achieved: float | None = None
-    pct_of_peak: float | None = None
-    unstable: bool | None = None
-    iqr_over_median: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # the row's extra_info (empty when not timed)
+    speedup_vs_eager: float | None = None  # eager p50 / this p50, same model, device and size, same file
+    source: Path | None = None  # the run file it was read from (None: not written, or built in memory)
+    foreign_cpu_share: float | None = None  # 0-1: CPU other processes took during that run, if recorded
 
+    @property
+    def key(self) -> RowKey:
+        return RowKey(self.model, self.runtime, self.device, self.batch)
 
-def rows_from_json(data: dict) -> list[ResultRow]:
-    """Measured rows from `benchmarks` plus skipped/failed rows from the `bench` section, in case order."""
-    measured = [_measured_row(b["extra_info"]) for b in data.get("benchmarks", [])
-                if "p50_ms" in b.get("extra_info", {})]
-    eager = {(r.model, r.device, r.batch): r.p50_ms for r in measured if r.runtime == "eager"}
-    rows = {(r.model, r.runtime, r.device, r.batch): _with_speedup(r, eager) for r in measured}
-    for outcome in (data.get("bench") or {}).get("outcomes", []):
-        key = (outcome["model"], outcome["runtime"], outcome["device"], outcome["batch"])
-        if outcome["status"] != "passed" or key not in rows:
-            status = "skipped" if outcome["status"] == "skipped" else "failed"
-            rows.setdefault(key, ResultRow(*key, unit=outcome.get("unit", "samples"), status=status,
-                                           reason=outcome.get("reason", "")))
-    order = {key: i for i, key in enumerate(_case_order(data))}
-    return sorted(rows.values(), key=lambda r: order.get((r.model, r.runtime, r.device, r.batch), len(order)))
+    def metric_ms(self, metric: str) -> float | None:
+        """A latency metric (one of LATENCY_METRICS) in milliseconds; None when the row has no figure."""
+        value = self.extra.get(f"{metric}_ms")
+        return float(value) if isinstance(value, (int, float)) else None
 
+    @property
+    def p50_ms(self) -> float | None:
+        return self.metric_ms("p50")
 
-def _case_order(data: dict) -> list[tuple]:
-    """(model, runtime, device, batch) in the order the suite ran its cases."""
-    outcomes = (data.get("bench") or {}).get("outcomes", [])
-    return [(o["model"], o["runtime"], o["device"], o["batch"]) for o in outcomes]
+    @property
+    def p99_ms(self) -> float | None:
+        return self.metric_ms("p99")
 
+    @property
+    def throughput_per_s(self) -> float | None:
+        return self.extra.get("throughput_per_s")
 
-def _measured_row(info: dict) -> ResultRow:
-    parity = info.get("parity") or {}
-    return ResultRow(
-        model=info["model"], runtime=info["runtime"], device=info["device"], batch=info["batch"],
-        unit=info.get("unit", "samples"), status="ok",
-        p50_ms=info["p50_ms"], p99_ms=info["p99_ms"], throughput_per_s=info["throughput_per_s"],
-        parity_passed=parity.get("passed"), parity_max_abs=parity.get("max_abs"),
-        artifact_bytes=info.get("artifact_bytes"), threads=info.get("threads"),
-        weights=info.get("weights", ""),
-        peak_memory_bytes=info.get("peak_memory_bytes"),
-        peak_memory_method=info.get("peak_memory_method", ""),
-        gflops_achieved=info.get("gflops_achieved"), pct_of_peak=info.get("pct_of_peak"),
-        unstable=info.get("unstable"), iqr_over_median=info.get("iqr_over_median"),
-    )
+    @property
+    def parity_passed(self) -> bool | None:
+        return (self.extra.get("parity") or {}).get("passed")
 
+    @property
+    def parity_max_abs(self) -> float | None:
+        return (self.extra.get("parity") or {}).get("max_abs")
 
-def _with_speedup(row: ResultRow, eager_p50: dict) -> ResultRow:
-    """`row` with its speedup over eager on the same model/device/size (None without an eager row)."""
-    base = eager_p50.get((row.model, row.device, row.batch))
-    if not base or not row.p50_ms:
-        return row
-    return replace(row, speedup_vs_eager=base / row.p50_ms)
+    @property
+    def artifact_bytes(self) -> int | None:
+        return self.extra.get("artifact_bytes")
+
+    @property
+    def threads(self) -> int | None:
+        return self.extra.get("threads")
+
+    @property
+    def weights(self) -> str:
+        return str(self.extra.get("weights", ""))
+
+    @property
+    def peak_memory_bytes(self) -> int | None:
+        value = self.extra.get("peak_memory_bytes")
+        return int(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def peak_memory_method(self) -> str:
+        return str(self.extra.get("peak_memory_method", ""))
+
+    @property
+    def gflops_achieved(self) -> float | None:
+        return self.extra.get("gflops_achieved")
+
+    @property
+    def pct_of_peak(self) -> float | None:
+        return self.extra.get("pct_of_peak")
+
+    @property
+    def unstable(self) -> bool | None:
+        return self.extra.get("unstable")
+
+    @property
+    def iqr_over_median(self) -> float | None:
+        return self.extra.get("iqr_over_median")

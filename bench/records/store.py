@@ -2,52 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.records.schema import ResultRow, rows_from_json
-
-RowKey = tuple[str, str, str, int]  # (model, runtime, device, batch or nodes)
-
-
-@dataclass(frozen=True)
-class BenchRow:
-    """A benchmark table row with the file it came from and its raw extra_info (empty when not timed)."""
-
-    row: ResultRow
-    source: Path | None  # None: rows of a run that wrote no JSON (nothing was timed)
-    extra: dict[str, Any]
-    foreign_cpu_share: float | None = None  # CPU other processes took during that run (0-1), if recorded
-
-    @property
-    def key(self) -> RowKey:
-        r = self.row
-        return (r.model, r.runtime, r.device, r.batch)
-
-    @property
-    def peak_memory_bytes(self) -> int | None:
-        """Peak memory of the measured run, bytes, when the run recorded it."""
-        value = self.extra.get("peak_memory_bytes")
-        return int(value) if isinstance(value, (int, float)) else None
+from bench.records.reader import read_json, read_run
+from bench.records.schema import ResultRow, RowKey
 
 
 @dataclass(frozen=True)
 class BenchmarkResults:
     """The newest row of every (model, runtime, device, size), and the environment of the newest file."""
 
-    rows: tuple[BenchRow, ...]
+    rows: tuple[ResultRow, ...]
     files: tuple[Path, ...]  # oldest first
     environment: dict[str, Any] | None  # machine_info["bench"] of the newest file that has one
 
-    def get(self, key: RowKey) -> BenchRow | None:
+    def get(self, key: RowKey) -> ResultRow | None:
         return next((r for r in self.rows if r.key == key), None)
 
     def devices(self) -> list[str]:
         """Devices with at least one row, cpu first."""
-        return sorted({r.row.device for r in self.rows}, key=lambda d: (d != "cpu", d))
+        return sorted({r.device for r in self.rows}, key=lambda d: (d != "cpu", d))
 
 
 @dataclass(frozen=True)
@@ -77,20 +54,6 @@ class TrainingRecord:
         return dict(self.runs[0]["config"])
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from `path`; unreadable or malformed files are a BenchError naming them."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise BenchError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise BenchError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}); "
-                         "delete it or rerun what wrote it") from None
-    if not isinstance(data, dict):
-        raise BenchError(f"{path} does not hold a JSON object")
-    return data
-
-
 def benchmark_files(results_dir: Path) -> list[Path]:
     """results/benchmarks/*.json, oldest first (names start with their UTC time)."""
     folder = Path(results_dir) / "benchmarks"
@@ -100,31 +63,14 @@ def benchmark_files(results_dir: Path) -> list[Path]:
 def load_benchmarks(results_dir: Path) -> BenchmarkResults:
     """Every case's newest row across the benchmark files: a later run of a case replaces an earlier one."""
     files = benchmark_files(results_dir)
-    latest: dict[RowKey, BenchRow] = {}
+    latest: dict[RowKey, ResultRow] = {}
     environment = None
     for path in files:
-        data = read_json(path)
-        for row in file_rows(data, path):
+        run = read_run(path)
+        for row in run.rows:
             latest[row.key] = row
-        environment = (data.get("machine_info") or {}).get("bench") or environment
+        environment = run.environment or environment
     return BenchmarkResults(tuple(latest.values()), tuple(files), environment)
-
-
-def file_rows(data: dict[str, Any], source: Path | None) -> list[BenchRow]:
-    """The rows of one `bench run` JSON (measured, skipped and failed), each with its extra_info."""
-    if "benchmarks" not in data:
-        raise BenchError(f"{source} is not a pytest-benchmark JSON (no 'benchmarks' list)")
-    extras = {_extra_key(b["extra_info"]): b["extra_info"] for b in data["benchmarks"]
-              if "model" in b.get("extra_info", {})}
-    share = (data.get("bench") or {}).get("foreign_cpu_share")
-    share = float(share) if isinstance(share, (int, float)) else None
-    return [BenchRow(row, source, extras.get((row.model, row.runtime, row.device, row.batch), {})
-                     if row.status == "ok" else {}, share)
-            for row in rows_from_json(data)]
-
-
-def _extra_key(info: dict[str, Any]) -> RowKey:
-    return (info["model"], info["runtime"], info["device"], info["batch"])
 
 
 def load_training(results_dir: Path, dataset: str) -> dict[str, TrainingRecord]:

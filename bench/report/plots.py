@@ -10,7 +10,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from bench.records.store import BenchRow, TrainingRecord
+from bench.records.schema import ResultRow
+from bench.records.store import TrainingRecord
 from train.fileio import write_bytes
 
 MIB = 2**20
@@ -82,27 +83,27 @@ def _ratio_label(value: float) -> str:
     return f"{value:.0f}×" if value >= 10 else f"{value:.2f}×"
 
 
-def _size_label(row: BenchRow) -> str:
-    return f"{row.row.batch} nodes" if row.row.unit == "nodes" else f"batch {row.row.batch}"
+def _size_label(row: ResultRow) -> str:
+    return f"{row.batch} nodes" if row.unit == "nodes" else f"batch {row.batch}"
 
 
-def _groups(rows: Sequence[BenchRow]) -> list[tuple[str, int]]:
+def _groups(rows: Sequence[ResultRow]) -> list[tuple[str, int]]:
     """(model, size) in the order the rows came, each once."""
-    return list(dict.fromkeys((b.row.model, b.row.batch) for b in rows))
+    return list(dict.fromkeys((b.model, b.batch) for b in rows))
 
 
-def _runtimes(rows: Sequence[BenchRow]) -> list[str]:
+def _runtimes(rows: Sequence[ResultRow]) -> list[str]:
     """Runtimes present, eager first."""
-    return sorted({b.row.runtime for b in rows}, key=lambda r: (r != "eager", r))
+    return sorted({b.runtime for b in rows}, key=lambda r: (r != "eager", r))
 
 
-def _grouped_bars(ax, rows: Sequence[BenchRow], runtimes: Sequence[str], value, whisker=None,
+def _grouped_bars(ax, rows: Sequence[ResultRow], runtimes: Sequence[str], value, whisker=None,
                   label_fmt=None) -> None:
     """One group of bars per (model, size), one bar per runtime; `value(row)` is the bar height, `whisker`
     (optional) the top of an error bar drawn from the bar's top, `label_fmt` (optional) writes each height
     above its bar."""
     groups = _groups(rows)
-    by_key = {(b.row.model, b.row.batch, b.row.runtime): b for b in rows}
+    by_key = {(b.model, b.batch, b.runtime): b for b in rows}
     width = 0.8 / len(runtimes)
     for i, runtime in enumerate(runtimes):
         xs, heights, upper = [], [], []
@@ -121,7 +122,7 @@ def _grouped_bars(ax, rows: Sequence[BenchRow], runtimes: Sequence[str], value, 
             ax.bar_label(bars, labels=[label_fmt(h) for h in heights], fontsize=7, padding=2)
     labels = []
     for model, size in groups:
-        sample = next(b for b in rows if (b.row.model, b.row.batch) == (model, size))
+        sample = next(b for b in rows if (b.model, b.batch) == (model, size))
         labels.append(f"{model}\n{_size_label(sample)}")
     ax.set_xticks(range(len(groups)), labels, fontsize=8)
     ax.set_xlim(-0.6, len(groups) - 0.4)
@@ -134,26 +135,26 @@ def _bar_figure(groups: int) -> tuple[Figure, object]:
     return fig, fig.add_subplot()
 
 
-def latency_figure(rows: Sequence[BenchRow], device: str) -> Figure:
+def latency_figure(rows: Sequence[ResultRow], device: str) -> Figure:
     """Bars at p50 with whiskers up to p99, per runtime, for every (model, size) on `device`; log scale."""
     runtimes = _runtimes(rows)
     fig, ax = _bar_figure(len(_groups(rows)))
-    _grouped_bars(ax, rows, runtimes, lambda b: b.row.p50_ms, lambda b: b.row.p99_ms)
-    scale = _value_axis(ax, [b.row.p50_ms for b in rows] + [b.row.p99_ms for b in rows])
+    _grouped_bars(ax, rows, runtimes, lambda b: b.p50_ms, lambda b: b.p99_ms)
+    scale = _value_axis(ax, [b.p50_ms for b in rows] + [b.p99_ms for b in rows])
     ax.set_ylabel(f"latency per call (ms, {scale})")
     ax.set_title(f"Inference latency on {device}: bars p50, whiskers up to p99")
     ax.legend(title="runtime", fontsize=8)
     return fig
 
 
-def speedup_figure(rows: Sequence[BenchRow], device: str) -> Figure:
+def speedup_figure(rows: Sequence[ResultRow], device: str) -> Figure:
     """Eager p50 / runtime p50 per (model, size), non-eager runtimes; a line marks eager's 1×."""
-    others = [b for b in rows if b.row.runtime != "eager" and b.row.speedup_vs_eager is not None]
+    others = [b for b in rows if b.runtime != "eager" and b.speedup_vs_eager is not None]
     runtimes = _runtimes(others)
     fig, ax = _bar_figure(len(_groups(others)))
-    _grouped_bars(ax, others, runtimes, lambda b: b.row.speedup_vs_eager, label_fmt=_ratio_label)
+    _grouped_bars(ax, others, runtimes, lambda b: b.speedup_vs_eager, label_fmt=_ratio_label)
     ax.axhline(1.0, color="#333333", linestyle="--", linewidth=1, label="eager (1×)")
-    scale = _value_axis(ax, [1.0] + [b.row.speedup_vs_eager for b in others], "×")
+    scale = _value_axis(ax, [1.0] + [b.speedup_vs_eager for b in others], "×")
     ax.margins(y=0.12)
     ax.set_ylabel(f"speedup vs eager (× at p50, {scale}; above 1 = faster)")
     ax.set_title(f"Speedup over eager PyTorch on {device}")
@@ -161,7 +162,7 @@ def speedup_figure(rows: Sequence[BenchRow], device: str) -> Figure:
     return fig
 
 
-def memory_figure(rows: Sequence[BenchRow], device: str) -> Figure:
+def memory_figure(rows: Sequence[ResultRow], device: str) -> Figure:
     """Peak memory of the measured run (MiB) per runtime, for every (model, size) that recorded one."""
     measured = [b for b in rows if b.peak_memory_bytes is not None]
     runtimes = _runtimes(measured)
@@ -174,9 +175,9 @@ def memory_figure(rows: Sequence[BenchRow], device: str) -> Figure:
     return fig
 
 
-def throughput_figure(rows: Sequence[BenchRow], device: str) -> Figure:
+def throughput_figure(rows: Sequence[ResultRow], device: str) -> Figure:
     """Samples per second (at p50) against batch size, one panel per model, one line per runtime."""
-    models = list(dict.fromkeys(b.row.model for b in rows))
+    models = list(dict.fromkeys(b.model for b in rows))
     runtimes = _runtimes(rows)
     cols = min(3, len(models))
     nrows = -(-len(models) // cols)
@@ -184,12 +185,12 @@ def throughput_figure(rows: Sequence[BenchRow], device: str) -> Figure:
     axes = fig.subplots(nrows, cols, squeeze=False)
     for ax, model in zip(axes.flat, models, strict=False):
         for runtime in runtimes:
-            points = sorted((b.row.batch, b.row.throughput_per_s) for b in rows
-                            if b.row.model == model and b.row.runtime == runtime)
+            points = sorted((b.batch, b.throughput_per_s) for b in rows
+                            if b.model == model and b.runtime == runtime)
             if points:
                 ax.plot(*zip(*points, strict=True), marker="o", label=runtime,
                         color=runtime_colour(runtime, runtimes))
-        sizes = sorted({b.row.batch for b in rows if b.row.model == model})
+        sizes = sorted({b.batch for b in rows if b.model == model})
         ax.set_xscale("log", base=2)
         ax.set_xticks(sizes, [str(s) for s in sizes])
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -237,20 +238,20 @@ def selected_history(record: TrainingRecord) -> list[dict]:
     return list(run.get("history") or [])
 
 
-def write_benchmark_plots(rows: Sequence[BenchRow], folder: Path, outcome: PlotOutcome) -> None:
+def write_benchmark_plots(rows: Sequence[ResultRow], folder: Path, outcome: PlotOutcome) -> None:
     """Latency, speedup, throughput and peak-memory figures per device (measured rows only)."""
-    measured = [b for b in rows if b.row.status == "ok"]
+    measured = [b for b in rows if b.status == "ok"]
     if not measured:
         outcome.skipped.append("benchmark plots: no measured benchmark row on file (run `bench run`)")
         return
-    for device in sorted({b.row.device for b in measured}, key=lambda d: (d != "cpu", d)):
-        on_device = [b for b in measured if b.row.device == device]
+    for device in sorted({b.device for b in measured}, key=lambda d: (d != "cpu", d)):
+        on_device = [b for b in measured if b.device == device]
         outcome.written += save_figure(latency_figure(on_device, device), folder, f"latency_{device}")
-        if any(b.row.runtime != "eager" and b.row.speedup_vs_eager for b in on_device):
+        if any(b.runtime != "eager" and b.speedup_vs_eager for b in on_device):
             outcome.written += save_figure(speedup_figure(on_device, device), folder, f"speedup_{device}")
         else:
             outcome.skipped.append(f"speedup_{device}: no runtime was timed beside eager on the same case")
-        batched = [b for b in on_device if b.row.unit == "samples"]
+        batched = [b for b in on_device if b.unit == "samples"]
         if batched:
             outcome.written += save_figure(throughput_figure(batched, device), folder, f"throughput_{device}")
         else:
@@ -283,7 +284,7 @@ def write_report_plots(results_dir: Path, dataset: str = "all") -> PlotOutcome:
     folder = Path(results_dir) / "reports"
     models = {spec.name for name in datasets for spec in models_for_dataset(name)}
     outcome = PlotOutcome()
-    rows = [b for b in load_benchmarks(results_dir).rows if b.row.model in models]
+    rows = [b for b in load_benchmarks(results_dir).rows if b.model in models]
     write_benchmark_plots(rows, folder, outcome)
     for name in datasets:
         records = load_training(results_dir, name)

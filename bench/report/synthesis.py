@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.records.store import BenchmarkResults, BenchRow, SweepRecord, TrainingRecord
+from bench.records.schema import ResultRow
+from bench.records.store import BenchmarkResults, SweepRecord, TrainingRecord
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.registry import get_model, models_for_dataset
 
@@ -50,13 +51,13 @@ def _seeds_note(records: Sequence[TrainingRecord]) -> str:
 # --- Cora, report 000 table 6.a --------------------------------------------------------------------------
 
 
-def _forward_cell(found: BenchRow | None, model: str, runtime: str, device: str) -> tuple[Cell, str]:
+def _forward_cell(found: ResultRow | None, model: str, runtime: str, device: str) -> tuple[Cell, str]:
     """The p50 of a full-graph row, or a status word and what to do about it."""
     if found is None:
         return NOT_RUN, f"{runtime}/{device}: {run_command([model], device, [runtime])}"
-    if found.row.status != "ok":
-        return found.row.status, f"{runtime}/{device} {found.row.status}: {found.row.reason}"
-    return found.row.p50_ms, ""
+    if found.status != "ok":
+        return found.status, f"{runtime}/{device} {found.status}: {found.reason}"
+    return found.p50_ms, ""
 
 
 def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
@@ -98,15 +99,15 @@ def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
                      f"{run_command(list(CORA_LABELS), 'cuda')} on a CUDA machine")
     if training:
         notes.append(_seeds_note(list(training.values())))
-    notes += _benchmark_sources([b for b in bench.rows if b.row.model in CORA_LABELS])
+    notes += _benchmark_sources([b for b in bench.rows if b.model in CORA_LABELS])
     return TableData("cora.synthesis", "Cora: synthesis (report 000, table 6.a)", tuple(columns), tuple(rows),
                      tuple(notes))
 
 
-def _graph_row(bench: BenchmarkResults, model: str, runtime: str, device: str) -> BenchRow | None:
+def _graph_row(bench: BenchmarkResults, model: str, runtime: str, device: str) -> ResultRow | None:
     """The newest full-graph row of `model` on `runtime`/`device` (graph rows count nodes, not samples)."""
-    rows = [b for b in bench.rows if b.key[:3] == (model, runtime, device) and b.row.unit == "nodes"]
-    return max(rows, key=lambda b: b.row.batch) if rows else None
+    rows = [b for b in bench.rows if b.key[:3] == (model, runtime, device) and b.unit == "nodes"]
+    return max(rows, key=lambda b: b.batch) if rows else None
 
 
 def _missing_runs_note(model: str, missing: list[tuple[str, str]], runtimes: Sequence[str]) -> list[str]:
@@ -119,12 +120,12 @@ def _missing_runs_note(model: str, missing: list[tuple[str, str]], runtimes: Seq
     return notes
 
 
-def _benchmark_sources(rows: Sequence[BenchRow]) -> list[str]:
+def _benchmark_sources(rows: Sequence[ResultRow]) -> list[str]:
     """Notes naming the benchmark files and the weights behind `rows`."""
     from bench.measure.contention import CONTENDED_SHARE
 
     files = sorted({str(b.source) for b in rows if b.source is not None})
-    weights = sorted({b.row.weights for b in rows if b.row.weights})
+    weights = sorted({b.weights for b in rows if b.weights})
     out = [f"benchmark files: {', '.join(files)}"] if files else []
     contended = sorted({(str(b.source), b.foreign_cpu_share) for b in rows if b.source is not None
                         and b.foreign_cpu_share is not None and b.foreign_cpu_share > CONTENDED_SHARE})
@@ -359,10 +360,10 @@ def _plain_cell(value: Any) -> Cell:
 # --- benchmark summary, one table per device --------------------------------------------------------------
 
 
-def benchmark_table(rows: Sequence[BenchRow], device: str, models: Sequence[str] = ()) -> TableData:
+def benchmark_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()) -> TableData:
     """model | runtime | batch | unit | p50 ms | p99 ms | throughput/s | speedup vs eager [| peak memory MiB],
     the newest row of each case on `device`; models given but never timed there appear as 'not run'."""
-    rows = [b for b in rows if b.row.device == device]
+    rows = [b for b in rows if b.device == device]
     with_memory = any(b.peak_memory_bytes is not None for b in rows)
     # Roofline and stability columns only when the rows carry them (runs before these were recorded don't).
     extras = [(key, column) for key, column in (
@@ -375,9 +376,9 @@ def benchmark_table(rows: Sequence[BenchRow], device: str, models: Sequence[str]
     if with_memory:
         columns.append(Column("peak memory MiB", ".1f"))
     out = []
-    timed = {b.row.model for b in rows}
+    timed = {b.model for b in rows}
     for b in rows:
-        r = b.row
+        r = b
         if r.status != "ok":
             cells: list[Cell] = [r.model, r.runtime, r.batch, r.unit, r.status, r.status, None, None]
             out.append(Row(tuple(cells + [None] * (len(extras) + with_memory)), r.reason))
@@ -416,8 +417,8 @@ def benchmark_table(rows: Sequence[BenchRow], device: str, models: Sequence[str]
 
 def benchmark_tables(bench: BenchmarkResults, models: Sequence[str]) -> list[TableData]:
     """One summary table per device on file (cpu, with 'not run' rows, when nothing is)."""
-    rows = [b for b in bench.rows if b.row.model in models]
-    devices = sorted({b.row.device for b in rows}, key=lambda d: (d != "cpu", d)) or ["cpu"]
+    rows = [b for b in bench.rows if b.model in models]
+    devices = sorted({b.device for b in rows}, key=lambda d: (d != "cpu", d)) or ["cpu"]
     return [benchmark_table(rows, device, models) for device in devices]
 
 
@@ -462,11 +463,11 @@ def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
 
 def run_table(rows: Sequence, device: str, json_path: Path | None) -> TableData:
     """`bench run`'s own results as a summary table (ResultRow objects, and its JSON if written)."""
-    from bench.records.store import file_rows, read_json
+    from bench.records.reader import read_run
 
     if json_path is not None:
-        return benchmark_table(file_rows(read_json(json_path), json_path), device)
-    return benchmark_table([BenchRow(r, None, {}) for r in rows], device)
+        return benchmark_table(read_run(json_path).rows, device)
+    return benchmark_table(rows, device)
 
 
 def trained_table(dataset: str, reports: Sequence) -> TableData:

@@ -85,7 +85,7 @@ def comparison_table(result) -> Table:
         else:
             verdict = "[red]REGRESSED[/red]" if row.regressed else "ok"
         delta = "—" if row.delta_pct is None else f"{row.delta_pct:+.1f} %"
-        table.add_row(*row.key, _ms(row.before_ms), _ms(row.after_ms), delta,
+        table.add_row(*map(str, row.key), _ms(row.before_ms), _ms(row.after_ms), delta,
                       _ratio(row.before_vs_eager), _ratio(row.after_vs_eager), verdict)
     return table
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.records.store import file_rows, read_json
+from bench.records.reader import read_run
 from bench.report.render import to_markdown
 from bench.report.synthesis import benchmark_table
 
@@ -35,7 +35,7 @@ def run_name(json_path: Path, data: dict) -> str:
 
 def row_scalars(row) -> dict[str, float]:
     """Scalar name -> value of one measured row (latency in ms, throughput per s, memory in MiB)."""
-    r = row.row
+    r = row
     values = {"p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "throughput_per_s": r.throughput_per_s,
               "speedup_vs_eager": 1.0 if r.runtime == "eager" else r.speedup_vs_eager,
               "peak_memory_mib": None if row.peak_memory_bytes is None else row.peak_memory_bytes / MIB}
@@ -48,8 +48,8 @@ def log_benchmark(json_path: Path, log_root: Path) -> Path:
     temporary name and renamed: it appears whole or not at all."""
     from torch.utils.tensorboard import SummaryWriter
 
-    data = read_json(json_path)
-    rows = file_rows(data, Path(json_path))
+    run = read_run(json_path)
+    data, rows = run.data, run.rows
     target = Path(log_root) / run_name(json_path, data)
     if target.exists():
         raise BenchError(f"{target} already exists; TensorBoard logs of this run were written before")
@@ -58,12 +58,12 @@ def log_benchmark(json_path: Path, log_root: Path) -> Path:
     try:
         writer = SummaryWriter(str(staging))
         for row in rows:
-            if row.row.status != "ok":
+            if row.status != "ok":
                 continue
-            r = row.row
+            r = row
             for name, value in row_scalars(row).items():
                 writer.add_scalar(f"{name}/{r.model}/{r.device}/{r.runtime}", value, global_step=r.batch)
-        for device in sorted({row.row.device for row in rows}):
+        for device in sorted({row.device for row in rows}):
             table = benchmark_table(rows, device)
             writer.add_text(f"results/{device}", to_markdown(table), global_step=0)
         writer.add_text("source", f"`{json_path}`", global_step=0)

@@ -18,7 +18,8 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.measure.contention import foreign_share, snapshot
 from bench.measure.devices import resolve_device
-from bench.records.schema import ResultRow, rows_from_json
+from bench.records.reader import parse_run
+from bench.records.schema import SCHEMA_VERSION, ResultRow, row_key
 from bench.run.artifacts import ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
 from train.fileio import write_json, write_text
@@ -94,12 +95,14 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
         raw = json_tmp.read_bytes() if json_tmp.exists() else None
     if raw is None:
         # pytest-benchmark writes no JSON when nothing was timed (every case skipped or failed).
-        rows = rows_from_json({"benchmarks": [], "bench": {"outcomes": outcomes}})
+        empty = {"benchmarks": [], "bench": {"schema_version": SCHEMA_VERSION, "outcomes": outcomes}}
+        rows = list(parse_run(empty).rows)
         return RunOutcome(None, log_target, rows, time.perf_counter() - started, contention)
     data = json.loads(raw)
     data.setdefault("bench", {})["foreign_cpu_share"] = round(contention, 4)
     write_json(target, data)
-    return RunOutcome(target, log_target, rows_from_json(data), time.perf_counter() - started, contention)
+    rows = list(parse_run(data, target).rows)
+    return RunOutcome(target, log_target, rows, time.perf_counter() - started, contention)
 
 
 def _unused(path: Path) -> Path:
@@ -114,7 +117,7 @@ def _unused(path: Path) -> Path:
 def _keep_finished_rows(json_tmp: Path, progress: Path, target: Path, log_target: Path) -> RunInterrupted:
     """After Ctrl-C: save the rows that finished (pytest wrote the JSON at session end) to `target`."""
     outcomes = _finished_cases(progress)
-    done = {(o["model"], o["runtime"], o["device"], o["batch"]) for o in outcomes if o["status"] == "passed"}
+    done = {row_key(o) for o in outcomes if o["status"] == "passed"}
     try:
         data = json.loads(json_tmp.read_bytes()) if json_tmp.exists() else None
     except json.JSONDecodeError:
@@ -123,14 +126,19 @@ def _keep_finished_rows(json_tmp: Path, progress: Path, target: Path, log_target
         return RunInterrupted(f"interrupted: {len(outcomes)} case(s) had finished but pytest wrote no JSON, "
                               f"so no results were saved (log: {log_target})")
     # The case running at Ctrl-C may have left partial timings: keep only the cases that finished.
-    data["benchmarks"] = [
-        b for b in data.get("benchmarks", [])
-        if tuple((b.get("extra_info") or {}).get(k) for k in ("model", "runtime", "device", "batch")) in done
-    ]
+    data["benchmarks"] = [b for b in data.get("benchmarks", []) if _finished(b, done)]
     data.setdefault("bench", {})["interrupted"] = True
     write_json(target, data)
     return RunInterrupted(f"interrupted: kept the {len(data['benchmarks'])} finished row(s) in {target} "
                           f"(log: {log_target})")
+
+
+def _finished(benchmark: dict, done: set) -> bool:
+    """Whether a pytest-benchmark entry is one of the cases that finished."""
+    try:
+        return row_key(benchmark.get("extra_info") or {}) in done
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def export_missing(config: RunConfig, emit: OnEvent) -> None:
