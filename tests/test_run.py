@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.records.reader import read_run
-from bench.report.tables import latency_table
+from bench.report.render import to_rich
+from bench.report.tables import run_table
 from bench.run.config import PROGRESS_ENV, RunConfig
 from bench.run.runner import pytest_command, run_benchmarks
 
@@ -95,7 +96,7 @@ def test_suite_skips_a_runtime_whose_export_failed_and_says_why(mnist_mlp_result
     rows = read_run(out_json).rows
     assert [(r.runtime, r.status) for r in rows] == [("eager", "ok"), ("onnxruntime", "skipped")]
     assert rows[1].reason == "onnxruntime: export failed: made up for this test"
-    assert "skipped: onnxruntime: export failed" in _render(latency_table(rows, "cpu"))
+    assert "skipped: onnxruntime: export failed" in _render(to_rich(run_table(rows, "cpu")))
     events = [json.loads(line) for line in progress.read_text().splitlines()]
     assert [e["event"] for e in events] == ["collected", "finished", "finished"]
     assert events[2]["status"] == "skipped" and events[2]["runtime"] == "onnxruntime"
@@ -126,7 +127,7 @@ def test_cli_include_transfer_times_host_round_trips_and_shows_the_roofline(mnis
             "--results-dir", str(results), "--include-transfer", *FAST_CLI]
     result = CliRunner().invoke(app, args, env={"COLUMNS": "260"})
     assert result.exit_code == 0, result.output
-    assert "GFLOP/s" in result.output and "% peak" in result.output and "IQR/med" in result.output
+    assert "GFLOP/s" in result.output and "% of peak" in result.output and "IQR/median" in result.output
     (saved,) = (results / "benchmarks").glob("*.json")
     data = json.loads(saved.read_text())
     extra = data["benchmarks"][0]["extra_info"]

@@ -1,12 +1,17 @@
-"""The run tables show the roofline, memory method and stability verdict the suite records."""
+"""The run table: one builder, the same columns in every format; roofline, memory, stability, parity."""
 
+import csv
+import io
+import json
+
+import pytest
 from report_fixtures import case, outcome
 from rich.console import Console
 
 from bench.records.reader import parse_run
 from bench.records.schema import SCHEMA_VERSION
-from bench.report.synthesis import benchmark_table
-from bench.report.tables import latency_table, memory_method_short
+from bench.report.render import render_text, to_rich
+from bench.report.tables import memory_method_short, run_table
 
 
 def _data() -> dict:
@@ -16,26 +21,50 @@ def _data() -> dict:
                             "unstable": True, "peak_memory_method": "process RSS high-water mark (VmHWM)"}
     ort["extra_info"] |= {"gflops_achieved": 40.0, "pct_of_peak": 25.0, "iqr_over_median": 0.05,
                           "unstable": False, "peak_memory_method": "NVML device memory used"}
-    outcomes = [outcome("mnist-cnn", "eager", 64), outcome("mnist-cnn", "onnxruntime", 64)]
+    outcomes = [outcome("mnist-cnn", "eager", 64), outcome("mnist-cnn", "onnxruntime", 64),
+                outcome("mnist-cnn", "torchscript", 64, status="skipped", reason="torchscript: no model.ts")]
     return {"benchmarks": [eager, ort], "bench": {"schema_version": SCHEMA_VERSION, "outcomes": outcomes}}
 
 
-def test_rich_run_table_shows_gflops_peak_memory_method_and_unstable_flag():
-    console = Console(width=260, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    console.print(latency_table(parse_run(_data()).rows, "cpu"))
-    text = console.export_text()
-    assert "GFLOP/s" in text and "% peak" in text and "peak MiB (method)" in text
-    assert "64.0 (RSS)" in text and "32.0 (NVML)" in text
-    assert "12.5 %" in text and "0.30 unstable" in text and "0.05 " in text
+@pytest.fixture
+def table():
+    return run_table(parse_run(_data()).rows, "cpu")
 
 
-def test_summary_table_adds_roofline_and_stability_columns_and_notes_unstable_rows():
-    table = benchmark_table(parse_run(_data()).rows, "cpu")
+def test_cells_hold_the_figures_and_notes_say_why(table):
     names = [c.name for c in table.columns]
-    assert names[-4:] == ["GFLOP/s", "% of peak", "IQR/median", "peak memory MiB"]
-    eager, ort = table.rows
-    assert eager.cells[-4:] == (20.0, 12.5, 0.3, 64.0) and eager.note.startswith("unstable")
-    assert ort.note == ""
+    eager, ort, skipped = (dict(zip(names, row.cells, strict=True)) for row in table.rows)
+    figures = (eager["GFLOP/s"], eager["% of peak"], eager["IQR/median"], eager["peak MiB"])
+    assert figures == (20.0, 12.5, 0.3, 64.0)
+    assert eager["memory"] == "RSS" and ort["memory"] == "NVML"
+    assert eager["speedup vs eager"] == 1.0 and ort["speedup vs eager"] == pytest.approx(2.0)
+    assert eager["parity"] == "reference" and ort["parity"] == "pass" and ort["max abs diff"] == 1e-6
+    assert table.rows[0].note.startswith("unstable: IQR/median 0.30") and table.rows[1].note == ""
+    assert skipped["p50 ms"] == "skipped" and table.rows[2].note == "skipped: torchscript: no model.ts"
+    assert table.rows[2].style == "yellow"
+
+
+def test_every_format_has_the_same_columns(table):
+    header = [c.name for c in table.columns] + ["note"]
+    console = Console(width=300, record=True, file=io.StringIO())
+    console.print(to_rich(table))
+    rich_text = console.export_text()
+    assert all(name in rich_text for name in header)
+    markdown = render_text([table], "markdown").splitlines()
+    assert markdown[2] == "| " + " | ".join(header) + " |"
+    rows = list(csv.reader(io.StringIO(render_text([table], "csv").split("\n", 1)[1])))
+    assert rows[0] == header and len(rows) == 4
+    (data,) = json.loads(render_text([table], "json"))["tables"]
+    assert data["columns"] == header[:-1] and data["rows"][0]["GFLOP/s"] == 20.0
+    assert data["rows"][2]["note"] == "skipped: torchscript: no model.ts"
+
+
+def test_a_parity_failure_is_marked_failed_in_red():
+    data = _data()
+    data["benchmarks"][1]["extra_info"]["parity"]["passed"] = False
+    table = run_table(parse_run(data).rows, "cpu")
+    assert table.rows[1].cells[13] == "FAIL" and table.rows[1].style == "red"
+    assert table.rows[1].note.startswith("parity FAILED")
 
 
 def test_memory_method_short_names():

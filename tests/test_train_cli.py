@@ -31,7 +31,7 @@ def test_train_cora_three_models(tmp_path, cora_dir):
     results = tmp_path / "results"
     result = _train("cora", "--data-dir", str(cora_dir), "--results-dir", str(results), "--epochs", "3")
     assert result.exit_code == 0, result.output
-    for column in ("test_acc", "test_f1", "total_train_time_s", "train_loop_time"):
+    for column in ("test_acc", "test_macro_f1", "total_train_time_s", "train_loop_time"):
         assert column in result.output
     for model in ("cora-mlp", "cora-gcn", "cora-sage"):
         ckpt = _load(results, model)

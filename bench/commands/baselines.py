@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import DATA_DIR, DOWNLOAD, RESULTS_DIR, SETS, options
-from bench.report.console import out
+from bench.commands.options import DATA_DIR, DOWNLOAD, FORMAT, RESULTS_DIR, SETS, options
+from bench.report.console import print_tables
+from bench.report.render import check_format
 from bench.report.tables import baselines_table
 from train.config import configs_for, parse_sets
 from train.registry import get_model
@@ -20,9 +21,11 @@ def baselines(
     data_dir: Path = DATA_DIR,
     results_dir: Path = RESULTS_DIR,
     download: bool = DOWNLOAD,
+    fmt: str = FORMAT,
 ) -> None:
     """What a model must beat: always the majority train class, or a uniform random guess."""
+    check_format(fmt)
     cfg = configs_for(dataset, sets=parse_sets(sets or []))[0]
     result = dataset_baselines(cfg, options(data_dir, results_dir, "cpu", download),
                                get_model(cfg.model).num_classes)
-    out.print(baselines_table(dataset, result))
+    print_tables([baselines_table(dataset, result)], fmt)

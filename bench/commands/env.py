@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from bench.commands.options import FORMAT
 from bench.measure.environment import collect_environment
-from bench.report.console import out
-from bench.report.tables import environment_panel
+from bench.report.console import print_tables
+from bench.report.render import check_format
+from bench.report.tables import environment_table
 
 
-def env() -> None:
+def env(fmt: str = FORMAT) -> None:
     """Show OS, CPU, cores, RAM, library versions, CUDA/GPU and ONNX Runtime providers."""
-    out.print(environment_panel(collect_environment()))
+    check_format(fmt)
+    print_tables([environment_table(collect_environment())], fmt)

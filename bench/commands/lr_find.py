@@ -6,8 +6,18 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import DATA_DIR, DEVICE, DOWNLOAD, RESULTS_DIR, SETS, model_config, options
-from bench.report.console import out
+from bench.commands.options import (
+    DATA_DIR,
+    DEVICE,
+    DOWNLOAD,
+    FORMAT,
+    RESULTS_DIR,
+    SETS,
+    model_config,
+    options,
+)
+from bench.report.console import print_tables
+from bench.report.render import check_format
 from bench.report.tables import lr_find_table
 from train.lr_find import run_lr_find_and_save
 
@@ -22,9 +32,11 @@ def lr_find(
     results_dir: Path = RESULTS_DIR,
     device: str = DEVICE,
     download: bool = DOWNLOAD,
+    fmt: str = FORMAT,
 ) -> None:
     """Sweep the learning rate over one step per batch; suggest the steepest-descent rate."""
+    check_format(fmt)
     cfg = model_config(model, sets)
     result, path = run_lr_find_and_save(cfg, options(data_dir, results_dir, device, download),
                                         start, end, iterations)
-    out.print(lr_find_table(model, result, path))
+    print_tables([lr_find_table(model, result, path)], fmt)

@@ -1,4 +1,4 @@
-"""Pieces shared by the training commands (train, lr-find, sweep, sanity, baselines)."""
+"""Options shared by several commands, defined once, and the helpers the training commands share."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from bench.report.render import FORMATS
 from train.config import TrainConfig, configs_for, parse_sets
 from train.data.paths import DATA_DIR_ENV, default_data_dir
 from train.registry import get_model
@@ -13,10 +14,13 @@ from train.runner import RunOptions
 
 DATA_DIR = typer.Option(
     None, "--data-dir", help=f"Dataset directory (default ${DATA_DIR_ENV} or ~/.cache/bench/data).")
-RESULTS_DIR = typer.Option(Path("results"), "--results-dir", help="Where results are written.")
+RESULTS_DIR = typer.Option(Path("results"), "--results-dir", help="Where results are read and written.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda (cuda without a GPU: error).")
 SETS = typer.Option(None, "--set", help="Override a config key, e.g. --set weight_decay=1e-4 (repeatable).")
 DOWNLOAD = typer.Option(True, "--download/--no-download", help="Download missing datasets.")
+FORMAT = typer.Option("rich", "--format", help=f"The table on stdout as one of: {', '.join(FORMATS)}.")
+THREADS = typer.Option(None, "--threads", help="CPU threads for every runtime (default: usable cores).")
+MODELS = typer.Option("", "--models", help="Comma-separated models (default: all).")
 
 
 def model_config(model: str, sets: list[str] | None, **overrides) -> TrainConfig:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
+from bench.commands.options import FORMAT, RESULTS_DIR
 from bench.errors import BenchError
-from bench.report.console import err, out
-from bench.report.render import FORMATS, check_format, render_text, to_rich
+from bench.report.console import err, print_tables
+from bench.report.render import check_format
 from bench.report.synthesis import DATASETS
 
 CHOICES = (*DATASETS, "all")
@@ -16,9 +17,9 @@ CHOICES = (*DATASETS, "all")
 
 def report(
     dataset: str = typer.Option("all", "--dataset", help=f"One of: {', '.join(CHOICES)}."),
-    fmt: str = typer.Option("rich", "--format", help=f"One of: {', '.join(FORMATS)}."),
+    fmt: str = FORMAT,
     plots: bool = typer.Option(False, "--plots", help="Also write PNG+SVG figures to <results>/reports/."),
-    results_dir: Path = typer.Option(Path("results"), "--results-dir", help="Where earlier commands wrote."),
+    results_dir: Path = RESULTS_DIR,
 ) -> None:
     """Print the synthesis tables from the latest training metrics and benchmark JSON; gaps name a command."""
     from bench.report.synthesis import report_tables
@@ -30,11 +31,7 @@ def report(
         raise BenchError(f"no results directory at {results_dir}; run `bench train` or `bench run` first, "
                          "or pass --results-dir")
     tables = report_tables(results_dir, dataset)
-    if fmt == "rich":
-        for table in tables:
-            out.print(to_rich(table))
-    else:
-        typer.echo(render_text(tables, fmt), nl=False)
+    print_tables(tables, fmt)
     if plots:
         from bench.report.plots import write_report_plots
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import typer
 
+from bench.commands.options import FORMAT, MODELS, THREADS
 from bench.measure.contention import CONTENDED_SHARE
 from bench.measure.devices import default_threads
-from bench.report.console import err, out
-from bench.report.render import check_format, render_text
-from bench.report.synthesis import run_table
-from bench.report.tables import RunProgress, latency_table, run_caption
+from bench.report.console import err, print_tables
+from bench.report.progress import RunProgress
+from bench.report.render import check_format
+from bench.report.tables import run_notes, run_table
 from bench.report.tensorboard import log_benchmark
 from bench.run.config import RunConfig
 from bench.run.runner import run_benchmarks
@@ -19,14 +20,13 @@ from bench.run.runner import run_benchmarks
 
 def run(
     device: str = typer.Option("cpu", "--device", help="cpu or cuda; cuda without a GPU is an error."),
-    models: str = typer.Option("", "--models", help="Comma-separated models (default: all)."),
+    models: str = MODELS,
     runtimes: str = typer.Option("", "--runtimes", help="Comma-separated runtimes (default: all)."),
     batch_sizes: str = typer.Option("1,64", "--batch-sizes",
                                     help="Comma-separated batch sizes; graph models run once on full Cora."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir",
                                      help="Exports, checkpoints and benchmarks/ live here."),
-    threads: int | None = typer.Option(None, "--threads",
-                                       help="CPU threads for every runtime (default: usable cores)."),
+    threads: int | None = THREADS,
     warmup: int = typer.Option(10, "--warmup", help="Untimed calls before timing each case."),
     max_time: float = typer.Option(1.0, "--max-time", help="Seconds of timed rounds per case."),
     min_rounds: int = typer.Option(5, "--min-rounds", help="Timed rounds per case at least."),
@@ -38,7 +38,7 @@ def run(
         None, "--stability-budget",
         help="Seconds per case to warm up until stable, and again for extra rounds when IQR/median > 0.10 "
              "(default: --max-time)."),
-    fmt: str = typer.Option("rich", "--format", help="rich, markdown, csv or json (the table on stdout)."),
+    fmt: str = FORMAT,
     trust: bool = typer.Option(False, "--trust",
                                help="Load TorchScript files even if their sha256 is not the one "
                                     "`bench export` recorded (TorchScript is code: only files you trust)."),
@@ -55,11 +55,8 @@ def run(
     check_format(fmt)
     with RunProgress(err) as progress:
         outcome = run_benchmarks(config, on_event=progress.update)
-    caption = run_caption(outcome.rows, outcome.json_path, config.threads, outcome.foreign_cpu_share)
-    if fmt == "rich":
-        out.print(latency_table(outcome.rows, config.device, caption=caption))
-    else:
-        typer.echo(render_text([run_table(outcome.rows, config.device, outcome.json_path)], fmt), nl=False)
+    notes = run_notes(config.threads, outcome.foreign_cpu_share, outcome.json_path)
+    print_tables([run_table(outcome.rows, config.device, notes=notes)], fmt)
     if tensorboard and outcome.json_path is not None:
         logged = log_benchmark(outcome.json_path, config.results_dir / "runs" / "bench")
         err.print(f"TensorBoard: {logged} (tensorboard --logdir {config.results_dir / 'runs'})",

@@ -6,8 +6,18 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import DATA_DIR, DEVICE, DOWNLOAD, RESULTS_DIR, SETS, model_config, options
-from bench.report.console import out
+from bench.commands.options import (
+    DATA_DIR,
+    DEVICE,
+    DOWNLOAD,
+    FORMAT,
+    RESULTS_DIR,
+    SETS,
+    model_config,
+    options,
+)
+from bench.report.console import print_tables
+from bench.report.render import check_format
 from bench.report.tables import sanity_table
 from train.sanity import run_sanity
 
@@ -23,9 +33,11 @@ def sanity(
     results_dir: Path = RESULTS_DIR,
     device: str = DEVICE,
     download: bool = DOWNLOAD,
+    fmt: str = FORMAT,
 ) -> None:
     """Check the pipeline learns: initial loss ≈ ln(C), non-zero gradients, a tiny subset overfits."""
+    check_format(fmt)
     cfg = model_config(model, sets)
     run = options(data_dir, results_dir, device, download)
     report = run_sanity(cfg, run, samples, epochs, lr, weight_decay)
-    out.print(sanity_table(report))
+    print_tables([sanity_table(report)], fmt)

@@ -6,9 +6,20 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import DATA_DIR, DEVICE, DOWNLOAD, RESULTS_DIR, SETS, model_config, options
-from bench.report.console import err, out
-from bench.report.tables import TrainingProgress, sweep_table
+from bench.commands.options import (
+    DATA_DIR,
+    DEVICE,
+    DOWNLOAD,
+    FORMAT,
+    RESULTS_DIR,
+    SETS,
+    model_config,
+    options,
+)
+from bench.report.console import err, print_tables
+from bench.report.progress import TrainingProgress
+from bench.report.render import check_format
+from bench.report.tables import sweep_table
 from train.sweep import parse_grid, run_sweep
 
 
@@ -23,11 +34,13 @@ def sweep(
     device: str = DEVICE,
     download: bool = DOWNLOAD,
     tensorboard: bool = typer.Option(True, "--tensorboard/--no-tensorboard", help="Write TensorBoard logs."),
+    fmt: str = FORMAT,
 ) -> None:
     """Train every grid combination briefly (no checkpoints) and rank by validation accuracy."""
+    check_format(fmt)
     cfg = model_config(model, sets, epochs=epochs)
     parsed = parse_grid(grid)
     with TrainingProgress(err) as progress:
         run = options(data_dir, results_dir, device, download, tensorboard=tensorboard)
         result = run_sweep(cfg, parsed, run, progress)
-    out.print(sweep_table(result))
+    print_tables([sweep_table(result)], fmt)

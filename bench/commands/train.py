@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
-from bench.report.console import err, out
-from bench.report.render import check_format, render_text
+from bench.commands.options import FORMAT
+from bench.report.console import err, print_tables
+from bench.report.progress import TrainingProgress
+from bench.report.render import check_format
 from bench.report.synthesis import trained_table
-from bench.report.tables import TrainingProgress, training_table
 from train.config import DATASETS, configs_for, parse_sets
 from train.data.paths import DATA_DIR_ENV, default_data_dir
 from train.errors import BenchError
@@ -35,7 +36,7 @@ def train(
     tensorboard: bool = typer.Option(True, "--tensorboard/--no-tensorboard", help="Write TensorBoard logs."),
     download: bool = typer.Option(True, "--download/--no-download", help="Download missing datasets."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
-    fmt: str = typer.Option("rich", "--format", help="rich, markdown, csv or json (the table on stdout)."),
+    fmt: str = FORMAT,
 ) -> None:
     """Train, keep the best-validation checkpoint, and print the report's table."""
     overrides = parse_sets(sets or [])
@@ -53,7 +54,4 @@ def train(
     )
     with TrainingProgress(err) as progress:
         reports = train_models(configs, options, progress)
-    if fmt == "rich":
-        out.print(training_table(dataset, reports, results_dir))
-    else:
-        typer.echo(render_text([trained_table(dataset, reports)], fmt), nl=False)
+    print_tables([trained_table(dataset, reports, results_dir)], fmt)

@@ -1,4 +1,4 @@
-"""The two Rich consoles: tables to stdout, errors and progress to stderr."""
+"""The two Rich consoles (tables to stdout, errors and progress to stderr) and printing tables in a format."""
 
 import os
 import sys
@@ -15,3 +15,15 @@ def _width() -> int | None:
 
 out = Console(width=_width())
 err = Console(stderr=True, width=_width())
+
+
+def print_tables(tables, fmt: str) -> None:
+    """Print bench.report.tabular tables on stdout as `fmt`: rich, markdown, csv or json."""
+    from bench.report.render import render_text, to_rich
+
+    if fmt == "rich":
+        for table in tables:
+            out.print(to_rich(table))
+    else:
+        sys.stdout.write(render_text(list(tables), fmt))
+        sys.stdout.flush()

@@ -30,8 +30,12 @@ def to_rich(table: TableData) -> Table:
         out.add_column(col.name, justify="left" if col.align == "left" else "right", overflow="fold")
     if table.has_notes:
         out.add_column("note", justify="left", overflow="fold", max_width=60)
-    for cells in table.text_rows():
-        out.add_row(*(Text(cell) for cell in cells))
+    previous = None
+    for row, cells in zip(table.rows, table.text_rows(), strict=True):
+        if table.sections and previous is not None and cells[0] != previous:
+            out.add_section()
+        previous = cells[0]
+        out.add_row(*(Text(cell) for cell in cells), style=row.style or None)
     return out
 
 

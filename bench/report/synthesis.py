@@ -4,32 +4,23 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bench.records.schema import ResultRow
 from bench.records.store import BenchmarkResults, SweepRecord, TrainingRecord
+from bench.report.tables import environment_table, run_command, run_table, sources_notes
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
-from train.registry import get_model, models_for_dataset
+from train.registry import models_for_dataset
 
 DATASETS = ("cora", "esc50", "mnist", "cifar100")
 CORA_LABELS = {"cora-mlp": "MLP", "cora-gcn": "GCN", "cora-sage": "GraphSAGE"}  # the report's names
-MIB = 2**20
 
 
 def train_command(dataset: str, model: str, extra: str = "") -> str:
     """The `bench train` line that writes results/training/<dataset>/<model>.json."""
     return f"`bench train {dataset} --model {model}{' ' + extra if extra else ''}`"
-
-
-def run_command(models: Sequence[str], device: str, runtimes: Sequence[str] = ()) -> str:
-    """The `bench run` line that times these models (all runtimes unless named) on `device`."""
-    parts = ["bench run", f"--models {','.join(models)}"]
-    if runtimes:
-        parts.append(f"--runtimes {','.join(runtimes)}")
-    parts.append(f"--device {device}")
-    return f"`{' '.join(parts)}`"
 
 
 def metric(record: TrainingRecord, key: str) -> Stat | None:
@@ -99,7 +90,7 @@ def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
                      f"{run_command(list(CORA_LABELS), 'cuda')} on a CUDA machine")
     if training:
         notes.append(_seeds_note(list(training.values())))
-    notes += _benchmark_sources([b for b in bench.rows if b.model in CORA_LABELS])
+    notes += sources_notes([b for b in bench.rows if b.model in CORA_LABELS])
     return TableData("cora.synthesis", "Cora: synthesis (report 000, table 6.a)", tuple(columns), tuple(rows),
                      tuple(notes))
 
@@ -118,20 +109,6 @@ def _missing_runs_note(model: str, missing: list[tuple[str, str]], runtimes: Seq
         named = () if len(absent) == len(runtimes) else absent
         notes.append(f"benchmark: {run_command([model], dev, named)}")
     return notes
-
-
-def _benchmark_sources(rows: Sequence[ResultRow]) -> list[str]:
-    """Notes naming the benchmark files and the weights behind `rows`."""
-    from bench.measure.contention import CONTENDED_SHARE
-
-    files = sorted({str(b.source) for b in rows if b.source is not None})
-    weights = sorted({b.weights for b in rows if b.weights})
-    out = [f"benchmark files: {', '.join(files)}"] if files else []
-    contended = sorted({(str(b.source), b.foreign_cpu_share) for b in rows if b.source is not None
-                        and b.foreign_cpu_share is not None and b.foreign_cpu_share > CONTENDED_SHARE})
-    out += [f"contended: other processes used {share:.0%} of the CPUs while {Path(path).name} was timed"
-            for path, share in contended]
-    return out + ([f"weights benchmarked: {'; '.join(weights)}"] if weights else [])
 
 
 # --- MNIST, report 003: configurations and time to 97 % ---------------------------------------------------
@@ -272,33 +249,57 @@ _GRIDS = {"esc50": ("esc50-cnn", "--grid lr=0.005,0.01,0.02 --grid wd=1e-5,1e-4 
                                  "--epochs 3"),
           "cifar100": ("cifar100-bottleneck", "--grid lr=0.002,0.005,0.01 --grid wd=5e-5,5e-4 "
                                               "--grid 'blocks=[[2,2,2],[3,3,3]]' --grid width=16,32")}
-_TITLES = {"esc50": "ESC-50", "cifar100": "CIFAR-100", "mnist": "MNIST", "cora": "Cora"}
+DATASET_TITLES = {"esc50": "ESC-50", "cifar100": "CIFAR-100", "mnist": "MNIST", "cora": "Cora"}
 
 
 def training_table(dataset: str, training: dict[str, TrainingRecord],
                    models: Sequence[str] | None = None) -> TableData:
-    """Model | val_acc | test_acc | test_macro_f1 | test_loss | train times (s) | best epoch / epochs, one row
-    per model (default: every registered model of `dataset`, 'not run' where no record is on file)."""
-    columns = (Column("Model", align="left"), Column("val_acc", ".4f"), Column("test_acc", ".4f"),
+    """The reports' training table, one row per model (default: every registered model of `dataset`, 'not
+    run' where no record is on file): validation and test metrics of the best-validation weights, last-epoch
+    test accuracy, train times, time to the target accuracy when set, best epoch and seeds; mean ± std."""
+    targets = {r.runs[0]["metrics"].get("target_accuracy") for r in training.values()} - {None}
+    target = max(targets) if targets else None
+    columns = [Column("Model", align="left"), Column("val_acc", ".4f"), Column("test_acc", ".4f"),
                Column("test_macro_f1", ".4f"), Column("test_loss", ".4f"),
-               Column("total_train_time_s", ".1f"), Column("train_loop_time (s)", ".1f"),
-               Column("best epoch / epochs", align="left"))
+               Column("last-epoch test_acc", ".4f"), Column("total_train_time_s", ".2f"),
+               Column("train_loop_time (s)", ".2f")]
+    if target is not None:
+        columns.append(Column(f"time to {target:.0%} val (s)", ".2f"))
+    columns += [Column("best epoch / epochs", align="left"), Column("seeds", align="left")]
     rows = []
     for name in models if models is not None else [spec.name for spec in models_for_dataset(dataset)]:
         record = training.get(name)
         if record is None:
-            rows.append(Row((name, *[NOT_RUN] * 6, None), f"train: {train_command(dataset, name)}"))
+            rows.append(Row((name, *[NOT_RUN] * 7, *([None] if target is not None else []), None, None),
+                            f"train: {train_command(dataset, name)}"))
             continue
         best = ", ".join(str(run["metrics"].get("best_epoch")) for run in record.runs)
-        rows.append(Row((name, metric(record, "val_acc"), metric(record, "test_acc"),
-                         metric(record, "test_f1"), metric(record, "test_loss"),
-                         metric(record, "total_train_time_s"), metric(record, "train_loop_time"),
-                         f"{best} / {record.config.get('epochs')}")))
+        cells: list[Cell] = [name, metric(record, "val_acc"), metric(record, "test_acc"),
+                             metric(record, "test_f1"), metric(record, "test_loss"),
+                             metric(record, "final_test_acc"), metric(record, "total_train_time_s"),
+                             metric(record, "train_loop_time")]
+        if target is not None:
+            cells.append(_time_to_target(record))
+        cells += [f"{best} / {record.config.get('epochs')}",
+                  ", ".join(str(run["config"].get("seed")) for run in record.runs)]
+        rows.append(Row(tuple(cells)))
     notes = [_REPORTED[dataset]] if dataset in _REPORTED else []
+    notes.append("times: total_train_time_s = forward+backward+step summed over epochs; "
+                 "train_loop_time = wall time of the loop incl. per-epoch evaluation")
     if training:
         notes.append(_seeds_note(list(training.values())))
-    return TableData(f"{dataset}.training", f"{_TITLES[dataset]}: training", columns, tuple(rows),
-                     tuple(notes))
+    return TableData(f"{dataset}.training", f"{DATASET_TITLES[dataset]}: training", tuple(columns),
+                     tuple(rows), tuple(notes))
+
+
+def _time_to_target(record: TrainingRecord) -> Cell:
+    """Seconds of training until validation accuracy first reached the target, or why there is none."""
+    times = [run["metrics"].get("time_to_target_s") for run in record.runs]
+    if "time_to_target_s" not in record.runs[0]["metrics"]:
+        return "not measured"
+    if all(t is not None for t in times):
+        return metric(record, "time_to_target_s")
+    return "not reached" if all(t is None for t in times) else "not by every seed"
 
 
 def grid_tables(dataset: str, sweeps: Sequence[SweepRecord]) -> list[TableData]:
@@ -312,7 +313,7 @@ def grid_tables(dataset: str, sweeps: Sequence[SweepRecord]) -> list[TableData]:
     columns = (Column("Run", align="left"), Column("lr"), Column("weight_decay"), Column("val_acc"),
                Column("val_loss"))
     row = Row(("—", NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN), f"the report's grid: {command}")
-    return [TableData(f"{dataset}.grid", f"{_TITLES[dataset]}: grid search", columns, (row,),
+    return [TableData(f"{dataset}.grid", f"{DATASET_TITLES[dataset]}: grid search", columns, (row,),
                       (f"no sweep of {dataset} in results/sweeps/",))]
 
 
@@ -334,7 +335,7 @@ def grid_table(dataset: str, sweep: SweepRecord) -> TableData:
     epochs = base.get("epochs")
     notes = (f"{sweep.model}: runs ranked by val_acc (1 = best), {epochs} epoch(s) each, "
              f"seed {base.get('seed')}; unswept values from the base config", f"sweep file: {sweep.path}")
-    return TableData(f"{dataset}.grid", f"{_TITLES[dataset]}: grid search ({sweep.model})", columns,
+    return TableData(f"{dataset}.grid", f"{DATASET_TITLES[dataset]}: grid search ({sweep.model})", columns,
                      tuple(rows), notes)
 
 
@@ -360,76 +361,12 @@ def _plain_cell(value: Any) -> Cell:
 # --- benchmark summary, one table per device --------------------------------------------------------------
 
 
-def benchmark_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()) -> TableData:
-    """model | runtime | batch | unit | p50 ms | p99 ms | throughput/s | speedup vs eager [| peak memory MiB],
-    the newest row of each case on `device`; models given but never timed there appear as 'not run'."""
-    rows = [b for b in rows if b.device == device]
-    with_memory = any(b.peak_memory_bytes is not None for b in rows)
-    # Roofline and stability columns only when the rows carry them (runs before these were recorded don't).
-    extras = [(key, column) for key, column in (
-        ("gflops_achieved", Column("GFLOP/s", ".1f")), ("pct_of_peak", Column("% of peak", ".1f")),
-        ("iqr_over_median", Column("IQR/median", ".2f"))) if any(key in b.extra for b in rows)]
-    columns = [Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
-               Column("unit", align="left"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
-               Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f")]
-    columns += [column for _, column in extras]
-    if with_memory:
-        columns.append(Column("peak memory MiB", ".1f"))
-    out = []
-    timed = {b.model for b in rows}
-    for b in rows:
-        r = b
-        if r.status != "ok":
-            cells: list[Cell] = [r.model, r.runtime, r.batch, r.unit, r.status, r.status, None, None]
-            out.append(Row(tuple(cells + [None] * (len(extras) + with_memory)), r.reason))
-            continue
-        speedup = 1.0 if r.runtime == "eager" else r.speedup_vs_eager
-        cells = [r.model, r.runtime, r.batch, r.unit, r.p50_ms, r.p99_ms, r.throughput_per_s, speedup]
-        cells += [b.extra.get(key) for key, _ in extras]
-        if with_memory:
-            peak = b.peak_memory_bytes
-            cells.append(None if peak is None else peak / MIB)
-        unstable = b.extra.get("unstable")
-        out.append(Row(tuple(cells), f"unstable: IQR/median {b.extra.get('iqr_over_median', 0):.2f} > 0.10"
-                       if unstable else ""))
-    for model in models:
-        if model not in timed:
-            cells = [model, "all", None, "nodes" if get_model(model).is_graph else "samples",
-                     NOT_RUN, NOT_RUN, None, None]
-            out.append(Row(tuple(cells + [None] * (len(extras) + with_memory)),
-                           f"benchmark: {run_command([model], device)}"))
-    notes = ["p50/p99 over pytest-benchmark rounds; throughput = batch / p50; "
-             "speedup = eager p50 / this p50, same model, device and size, from the same run"]
-    if extras:
-        notes.append("GFLOP/s = counted FLOPs (matmul/conv) / p50; % of peak: of the fp32 matmul peak "
-                     "measured in the same run; IQR/median > 0.10 after extra rounds marks a row unstable")
-    if not with_memory:
-        notes.append("peak memory: not recorded by these runs (no peak_memory_bytes in the rows)")
-    else:
-        methods = sorted({str(b.extra["peak_memory_method"]) for b in rows
-                          if b.peak_memory_bytes is not None and b.extra.get("peak_memory_method")})
-        if methods:
-            notes.append(f"peak memory method: {'; '.join(methods)}")
-    notes += _benchmark_sources(rows)
-    return TableData(f"benchmark.{device}", f"Inference latency on {device}", tuple(columns), tuple(out),
-                     tuple(notes))
-
-
 def benchmark_tables(bench: BenchmarkResults, models: Sequence[str]) -> list[TableData]:
-    """One summary table per device on file (cpu, with 'not run' rows, when nothing is)."""
+    """One latency table per device on file (cpu, with 'not run' rows, when nothing is)."""
     rows = [b for b in bench.rows if b.model in models]
     devices = sorted({b.device for b in rows}, key=lambda d: (d != "cpu", d)) or ["cpu"]
-    return [benchmark_table(rows, device, models) for device in devices]
+    return [run_table(rows, device, models) for device in devices]
 
-
-
-def environment_table(environment: dict[str, Any], where: str) -> TableData:
-    """The hardware/software block (bench env's rows) as a two-column table; `where` says whose it is."""
-    from bench.report.tables import environment_rows
-
-    rows = tuple(Row((label, value)) for label, value in environment_rows(environment))
-    return TableData("environment", f"Environment ({where})",
-                     (Column("item", align="left"), Column("value", align="left")), rows)
 
 
 def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
@@ -461,16 +398,7 @@ def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
     return tables + benchmark_tables(bench, models)
 
 
-def run_table(rows: Sequence, device: str, json_path: Path | None) -> TableData:
-    """`bench run`'s own results as a summary table (ResultRow objects, and its JSON if written)."""
-    from bench.records.reader import read_run
-
-    if json_path is not None:
-        return benchmark_table(read_run(json_path).rows, device)
-    return benchmark_table(rows, device)
-
-
-def trained_table(dataset: str, reports: Sequence) -> TableData:
+def trained_table(dataset: str, reports: Sequence, results_dir: Path | None = None) -> TableData:
     """`bench train`'s own results (train.runner.ModelReport objects) as the training table."""
     records = {}
     for r in reports:
@@ -478,4 +406,10 @@ def trained_table(dataset: str, reports: Sequence) -> TableData:
                 for run in r.runs]
         data = {"model": r.model, "summary": r.summary, "runs": runs}
         records[r.model] = TrainingRecord(r.metrics_path, data)
-    return training_table(dataset, records, [r.model for r in reports])
+    table = training_table(dataset, records, [r.model for r in reports])
+    if results_dir is None or not reports:
+        return table
+    device = reports[0].runs[0].metrics.get("device", "—")
+    where = (f"device {device}; checkpoints in {results_dir}/checkpoints, metrics in "
+             f"{results_dir}/training/{dataset}")
+    return replace(table, notes=(*table.notes, where))

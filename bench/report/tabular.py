@@ -36,6 +36,7 @@ class Row:
 
     cells: tuple[Cell, ...]
     note: str = ""
+    style: str = ""  # a Rich style for terminals ("red" for a failed row); the text formats ignore it
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class TableData:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     notes: tuple[str, ...] = field(default=())  # lines printed under the table
+    sections: bool = False  # terminals draw a rule where the first cell changes (one block per model)
 
     def __post_init__(self) -> None:
         for row in self.rows:

@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.records.reader import read_run
 from bench.report.render import to_markdown
-from bench.report.synthesis import benchmark_table
+from bench.report.tables import run_table
 
 MIB = 2**20
 
@@ -64,7 +64,7 @@ def log_benchmark(json_path: Path, log_root: Path) -> Path:
             for name, value in row_scalars(row).items():
                 writer.add_scalar(f"{name}/{r.model}/{r.device}/{r.runtime}", value, global_step=r.batch)
         for device in sorted({row.device for row in rows}):
-            table = benchmark_table(rows, device)
+            table = run_table(rows, device)
             writer.add_text(f"results/{device}", to_markdown(table), global_step=0)
         writer.add_text("source", f"`{json_path}`", global_step=0)
         writer.close()

@@ -11,7 +11,6 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
-from bench.report.tabular import Column, Row, TableData
 from bench.run.artifacts import ensure_exported
 from bench.run.selection import parse_models
 from bench.runtimes import RuntimeUnavailable, Session, get_runtime, runtime_names
@@ -165,21 +164,3 @@ def _unused(path: Path) -> Path:
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
         n += 1
     return candidate
-
-
-def accuracy_table(rows: Sequence[AccuracyRow], json_path: Path | None = None) -> TableData:
-    """The rows as one table for the renderers (test accuracy per runtime, checkpoint's for reference)."""
-    columns = (
-        Column("model", align="left"), Column("runtime", align="left"), Column("test_acc", ".4f"),
-        Column("Δ vs eager (pp)", "+.2f"), Column("≠ eager", "d"), Column("samples", "d"),
-        Column("checkpoint test_acc", ".4f"),
-    )
-    table_rows = tuple(
-        Row((r.model, r.runtime, r.test_acc, r.delta_vs_eager_pp, r.differs_from_eager, r.samples,
-             r.checkpoint_test_acc), r.note)
-        for r in rows
-    )
-    notes = ("test split through each runtime on CPU; Δ and ≠ eager compare with the eager row",)
-    if json_path is not None:
-        notes += (f"saved to {json_path}",)
-    return TableData("accuracy", "Test accuracy per exported format", columns, table_rows, notes)

@@ -1,0 +1,114 @@
+"""Progress for `bench run` and `bench train`: Rich bars on a terminal, one line per step in a log."""
+
+from __future__ import annotations
+
+import time
+
+
+def _bars(console):
+    """A Rich progress display (description, bar, n/total, elapsed) on `console`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+class RunProgress:
+    """Rich progress for `bench run`, fed with bench.run.runner.RunEvent objects (exports, then cases)."""
+
+    def __init__(self, console) -> None:
+        self._progress = _bars(console)
+        self._exports = None
+        self._cases = None
+        # Without a terminal, bars never refresh: a log (CI, a GPU job) gets one line per step instead.
+        self._console = console
+        self._lines = not console.is_terminal
+        self._started = time.monotonic()
+        self._done = 0
+        self._total = 0
+
+    def __enter__(self) -> RunProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def update(self, event) -> None:
+        """Advance the bar that `event` belongs to (and log a line without a terminal)."""
+        if self._lines:
+            self._log(event)
+        progress = self._progress
+        if event.kind == "export":
+            if self._exports is None:
+                self._exports = progress.add_task("exporting", total=event.total)
+            progress.update(self._exports, description=f"export {event.subject}")
+        elif event.kind == "exported":
+            note = f" ([yellow]failed: {event.status}[/yellow])" if event.status else ""
+            progress.update(self._exports, advance=1, description=f"exported {event.subject}{note}")
+        elif event.kind == "collected":
+            self._cases = progress.add_task("benchmarking", total=event.total)
+        elif event.kind == "finished" and self._cases is not None:
+            colour = {"passed": "green", "skipped": "yellow"}.get(event.status, "red")
+            progress.update(self._cases, advance=1,
+                            description=f"[{colour}]{event.status}[/{colour}] {event.subject}")
+
+
+    def _log(self, event) -> None:
+        """One plain line per export and per finished case, with the elapsed time."""
+        elapsed = f"[{time.monotonic() - self._started:6.1f} s]"
+        if event.kind == "exported":
+            failed = f" (failed: {event.status})" if event.status else ""
+            line = f"exported {event.subject}{failed}"
+        elif event.kind == "collected":
+            self._total = event.total or 0
+            line = f"benchmarking {self._total} case(s)"
+        elif event.kind == "finished":
+            self._done += 1
+            line = f"{self._done}/{self._total} {event.status} {event.subject}"
+        else:
+            return
+        self._console.print(f"{elapsed} {line}", markup=False, highlight=False)
+
+
+class TrainingProgress:
+    """Rich progress for `bench train`: one bar per (model, seed), advanced each epoch (a train.runner
+    Observer)."""
+
+    def __init__(self, console) -> None:
+        self._progress = _bars(console)
+        self._tasks: dict[tuple[str, int], int] = {}
+        # Without a terminal, bars never refresh: a log (CI, nohup) gets one line per epoch instead.
+        self._console = console
+        self._lines = not console.is_terminal
+
+    def __enter__(self) -> TrainingProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def run_started(self, cfg) -> None:
+        """A bar for this model and seed."""
+        key = (cfg.model, cfg.seed)
+        self._tasks[key] = self._progress.add_task(f"{cfg.model} seed {cfg.seed}", total=cfg.epochs)
+
+    def epoch_done(self, cfg, stats) -> None:
+        """Advance by one epoch; show train loss and val accuracy."""
+        if self._lines:
+            self._console.print(
+                f"{cfg.model} seed {cfg.seed} epoch {stats.epoch}/{cfg.epochs} · "
+                f"loss {stats.train_loss:.4f} · val_acc {stats.val_acc:.4f} · {stats.elapsed_s:.1f} s",
+                markup=False, highlight=False)
+        self._progress.update(
+            self._tasks[(cfg.model, cfg.seed)], advance=1,
+            description=f"{cfg.model} seed {cfg.seed} · loss {stats.train_loss:.4f} · "
+                        f"val_acc {stats.val_acc:.4f}")
+
+    def run_finished(self, cfg, metrics: dict) -> None:
+        """Final description: best epoch and its test accuracy."""
+        self._progress.update(
+            self._tasks[(cfg.model, cfg.seed)],
+            description=f"{cfg.model} seed {cfg.seed} · best epoch {metrics['best_epoch']} · "
+                        f"test_acc {metrics['test_acc']:.4f}")
