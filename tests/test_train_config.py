@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from train.config import DATASETS, configs_for, load_dataset_config, parse_sets
+from train.config import configs_for, load_dataset_config, parse_sets
+from train.data.registry import dataset_names
 from train.errors import BenchError
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", dataset_names())
 def test_packaged_configs_load_and_name_registered_models(dataset):
     from train.registry import get_model
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 
 # The repo is cloned beside shared/; a user's clone has none, and those tests skip.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -40,6 +39,8 @@ def copy_shared(name: str, data_dir: Path) -> Path:
 def make_esc50(data_dir: Path, per_fold: int = 2, classes: int = 4) -> Path:
     """ESC-50 layout with `per_fold` clips in each of the 5 folds: a tone per class, some clips stereo at
     44.1 kHz for 5 s, others mono at 22.05 kHz and shorter (padded by the loader)."""
+    import soundfile  # on use: collecting the tests that import this module needs no libsndfile
+
     root = data_dir / "esc50"
     (root / "meta").mkdir(parents=True)
     (root / "audio").mkdir()

@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
+from train.data.registry import dataset_names, get_dataset
 from train.errors import BenchError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-DATASETS = ("cora", "esc50", "mnist", "cifar100")
 OPTIMIZERS = ("sgd", "sgd-momentum", "adam", "rmsprop")
 SCHEDULERS = ("none", "step")
 DEVICES = ("auto", "cpu", "cuda")
@@ -48,8 +48,8 @@ class TrainConfig:
     num_workers: int = 0
 
     def __post_init__(self) -> None:
-        _require(self.dataset in DATASETS,
-                 f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        _require(self.dataset in dataset_names(),
+                 f"dataset must be one of {', '.join(dataset_names())}, got {self.dataset!r}")
         for name in ("epochs", "batch_size", "eval_batch_size", "step_size"):
             _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         _require(self.lr > 0, f"lr must be positive, got {self.lr}")
@@ -219,8 +219,7 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 def load_dataset_config(dataset: str, path: Path | None = None) -> DatasetConfig:
     """The packaged YAML of `dataset` (or the file at `path`), checked key by key."""
-    if dataset not in DATASETS:
-        raise BenchError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    get_dataset(dataset)  # an unknown name is a BenchError listing the valid ones
     path = Path(path) if path is not None else CONFIG_DIR / f"{dataset}.yaml"
     try:
         raw = yaml.safe_load(path.read_text())

@@ -42,6 +42,12 @@ class ModelSpec:
     description: str = ""
     is_graph: bool = False
     default_kwargs: dict = field(default_factory=dict)
+    label: str = ""  # the name the report gives it ("GCN"); tables fall back to `name`
+
+    @property
+    def title(self) -> str:
+        """The report's name for the model, else its registry name."""
+        return self.label or self.name
 
     def build(self, seed: int | None = 0, **overrides) -> nn.Module:
         """A fresh model in eval mode; `seed` fixes the initial weights (None: leave RNG alone)."""
@@ -98,9 +104,15 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-    """Add `spec` to the registry; a duplicate name is a programming error."""
+    """Add `spec` to the registry; a duplicate name or a dataset without a spec is a programming error."""
+    from train.data.registry import dataset_names, get_dataset
+
     if spec.name in _REGISTRY:
         raise ValueError(f"model {spec.name!r} is already registered")
+    if spec.dataset not in dataset_names():
+        raise ValueError(f"model {spec.name!r} trains on {spec.dataset!r}, which has no DatasetSpec")
+    if spec.is_graph != (get_dataset(spec.dataset).kind == "graph"):
+        raise ValueError(f"model {spec.name!r}: is_graph disagrees with dataset {spec.dataset!r}")
     _REGISTRY[spec.name] = spec
     return spec
 

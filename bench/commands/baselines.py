@@ -11,12 +11,13 @@ from bench.report.console import print_tables
 from bench.report.render import check_format
 from bench.report.tables import baselines_table
 from train.config import configs_for, parse_sets
+from train.data.registry import dataset_names
 from train.registry import get_model
 from train.sanity import dataset_baselines
 
 
 def baselines(
-    dataset: str = typer.Argument(..., help="cora, esc50, mnist or cifar100."),
+    dataset: str = typer.Argument(..., help=f"One of: {', '.join(dataset_names())}."),
     sets: list[str] = SETS,
     data_dir: Path = DATA_DIR,
     results_dir: Path = RESULTS_DIR,

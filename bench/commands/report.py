@@ -10,13 +10,11 @@ from bench.commands.options import FORMAT, RESULTS_DIR
 from bench.errors import BenchError
 from bench.report.console import err, print_tables
 from bench.report.render import check_format
-from bench.report.synthesis import DATASETS
-
-CHOICES = (*DATASETS, "all")
+from train.data.registry import dataset_names
 
 
 def report(
-    dataset: str = typer.Option("all", "--dataset", help=f"One of: {', '.join(CHOICES)}."),
+    dataset: str = typer.Option("all", "--dataset", help=f"One of: {', '.join((*dataset_names(), 'all'))}."),
     fmt: str = FORMAT,
     plots: bool = typer.Option(False, "--plots", help="Also write PNG+SVG figures to <results>/reports/."),
     results_dir: Path = RESULTS_DIR,
@@ -24,8 +22,9 @@ def report(
     """Print the synthesis tables from the latest training metrics and benchmark JSON; gaps name a command."""
     from bench.report.synthesis import report_tables
 
-    if dataset not in CHOICES:
-        raise BenchError(f"unknown dataset {dataset!r}; choose one of: {', '.join(CHOICES)}")
+    choices = (*dataset_names(), "all")
+    if dataset not in choices:
+        raise BenchError(f"unknown dataset {dataset!r}; choose one of: {', '.join(choices)}")
     check_format(fmt)
     if not results_dir.is_dir():
         raise BenchError(f"no results directory at {results_dir}; run `bench train` or `bench run` first, "

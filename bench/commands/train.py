@@ -11,14 +11,14 @@ from bench.report.console import err, print_tables
 from bench.report.progress import TrainingProgress
 from bench.report.render import check_format
 from bench.report.synthesis import trained_table
-from train.config import DATASETS, configs_for, parse_sets
+from train.config import configs_for, parse_sets
 from train.data.paths import DATA_DIR_ENV, default_data_dir
-from train.errors import BenchError
+from train.data.registry import dataset_names, get_dataset
 from train.runner import RunOptions, train_models
 
 
 def train(
-    dataset: str = typer.Argument(..., help=f"One of: {', '.join(DATASETS)}."),
+    dataset: str = typer.Argument(..., help=f"One of: {', '.join(dataset_names())}."),
     model: list[str] = typer.Option(None, "--model", "-m",
                                     help="Train only this model (repeatable); default: the config's list."),
     epochs: int = typer.Option(None, "--epochs", help="Override the config's epoch count."),
@@ -44,8 +44,7 @@ def train(
         overrides["epochs"] = epochs
     if lr is not None:
         overrides["lr"] = lr
-    if dataset not in DATASETS:
-        raise BenchError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    get_dataset(dataset)  # an unknown name is one line listing the valid ones
     check_format(fmt)
     configs = configs_for(dataset, model or None, overrides, config)
     options = RunOptions(

@@ -277,10 +277,10 @@ def write_training_plots(dataset: str, records: Sequence[TrainingRecord], folder
 def write_report_plots(results_dir: Path, dataset: str = "all") -> PlotOutcome:
     """Every figure `bench report --plots` draws for `dataset` ("all": the four), under <results>/reports/."""
     from bench.records.store import load_benchmarks, load_training
-    from bench.report.synthesis import DATASETS
+    from train.data.registry import dataset_names
     from train.registry import models_for_dataset
 
-    datasets = DATASETS if dataset == "all" else (dataset,)
+    datasets = dataset_names() if dataset == "all" else (dataset,)
     folder = Path(results_dir) / "reports"
     models = {spec.name for name in datasets for spec in models_for_dataset(name)}
     outcome = PlotOutcome()

@@ -12,10 +12,8 @@ from bench.records.schema import ResultRow
 from bench.records.store import BenchmarkResults, SweepRecord, TrainingRecord
 from bench.report.tables import environment_table, run_command, run_table, sources_notes
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
+from train.data.registry import dataset_names, get_dataset
 from train.registry import models_for_dataset
-
-DATASETS = ("cora", "esc50", "mnist", "cifar100")
-CORA_LABELS = {"cora-mlp": "MLP", "cora-gcn": "GCN", "cora-sage": "GraphSAGE"}  # the report's names
 
 
 def train_command(dataset: str, model: str, extra: str = "") -> str:
@@ -60,7 +58,9 @@ def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
                Column("total_train_time_s", ".2f"), Column("train_loop_time (s)", ".2f")]
     columns += [Column(f"forward_ms p50 {rt}/{dev}", ".3f") for dev in devices for rt in runtimes]
     rows = []
-    for model, label in CORA_LABELS.items():
+    cora_models = [spec.name for spec in models_for_dataset("cora")]
+    for spec in models_for_dataset("cora"):
+        model, label = spec.name, spec.title
         notes = []
         record = training.get(model)
         if record is None:
@@ -87,10 +87,10 @@ def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
              "of a full-graph forward (2708 nodes); a cell is the newest run of that case"]
     if "cuda" not in devices:
         notes.append("the report's 6.a figures were on a GPU; no CUDA run is on file: "
-                     f"{run_command(list(CORA_LABELS), 'cuda')} on a CUDA machine")
+                     f"{run_command(cora_models, 'cuda')} on a CUDA machine")
     if training:
         notes.append(_seeds_note(list(training.values())))
-    notes += sources_notes([b for b in bench.rows if b.model in CORA_LABELS])
+    notes += sources_notes([b for b in bench.rows if b.model in cora_models])
     return TableData("cora.synthesis", "Cora: synthesis (report 000, table 6.a)", tuple(columns), tuple(rows),
                      tuple(notes))
 
@@ -239,18 +239,6 @@ def mnist_target_table(training: dict[str, TrainingRecord]) -> TableData:
 
 # --- ESC-50 and CIFAR-100: training and grid searches -----------------------------------------------------
 
-_REPORTED = {"esc50": "the report's final run: best val acc 0.3425 (lr 0.02, wd 1e-5, channels [32,64,128], "
-                      "kernel 5, 15 epochs)",
-             "cifar100": "the report: test accuracy 58.4 %, test loss 1.54 (lr 0.01, wd 5e-4, "
-                         "blocks (3,3,3), width 16, 20 epochs)"}
-# The reports' grids (REFERENCE.md), as `bench sweep` arguments.
-_GRIDS = {"esc50": ("esc50-cnn", "--grid lr=0.005,0.01,0.02 --grid wd=1e-5,1e-4 "
-                                 "--grid 'channels=[[32,64,128],[48,96,192]]' --grid kernel_size=3,5 "
-                                 "--epochs 3"),
-          "cifar100": ("cifar100-bottleneck", "--grid lr=0.002,0.005,0.01 --grid wd=5e-5,5e-4 "
-                                              "--grid 'blocks=[[2,2,2],[3,3,3]]' --grid width=16,32")}
-DATASET_TITLES = {"esc50": "ESC-50", "cifar100": "CIFAR-100", "mnist": "MNIST", "cora": "Cora"}
-
 
 def training_table(dataset: str, training: dict[str, TrainingRecord],
                    models: Sequence[str] | None = None) -> TableData:
@@ -283,12 +271,13 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
         cells += [f"{best} / {record.config.get('epochs')}",
                   ", ".join(str(run["config"].get("seed")) for run in record.runs)]
         rows.append(Row(tuple(cells)))
-    notes = [_REPORTED[dataset]] if dataset in _REPORTED else []
+    reported = get_dataset(dataset).reported_result
+    notes = [reported] if reported else []
     notes.append("times: total_train_time_s = forward+backward+step summed over epochs; "
                  "train_loop_time = wall time of the loop incl. per-epoch evaluation")
     if training:
         notes.append(_seeds_note(list(training.values())))
-    return TableData(f"{dataset}.training", f"{DATASET_TITLES[dataset]}: training", tuple(columns),
+    return TableData(f"{dataset}.training", f"{get_dataset(dataset).title}: training", tuple(columns),
                      tuple(rows), tuple(notes))
 
 
@@ -306,14 +295,13 @@ def grid_tables(dataset: str, sweeps: Sequence[SweepRecord]) -> list[TableData]:
     """The newest sweep of each model as the reports' grid table; 'not run' with the report's grid if none."""
     if sweeps:
         return [grid_table(dataset, sweep) for sweep in sweeps]
-    model, args = _GRIDS[dataset]
-    command = f"`bench sweep {model} {args}`"
+    command = f"`bench sweep {get_dataset(dataset).reported_grid}`"
     if not _has_sweep_command():
         command += " (`bench sweep` is not installed in this checkout yet)"
     columns = (Column("Run", align="left"), Column("lr"), Column("weight_decay"), Column("val_acc"),
                Column("val_loss"))
     row = Row(("—", NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN), f"the report's grid: {command}")
-    return [TableData(f"{dataset}.grid", f"{DATASET_TITLES[dataset]}: grid search", columns, (row,),
+    return [TableData(f"{dataset}.grid", f"{get_dataset(dataset).title}: grid search", columns, (row,),
                       (f"no sweep of {dataset} in results/sweeps/",))]
 
 
@@ -335,7 +323,7 @@ def grid_table(dataset: str, sweep: SweepRecord) -> TableData:
     epochs = base.get("epochs")
     notes = (f"{sweep.model}: runs ranked by val_acc (1 = best), {epochs} epoch(s) each, "
              f"seed {base.get('seed')}; unswept values from the base config", f"sweep file: {sweep.path}")
-    return TableData(f"{dataset}.grid", f"{DATASET_TITLES[dataset]}: grid search ({sweep.model})", columns,
+    return TableData(f"{dataset}.grid", f"{get_dataset(dataset).title}: grid search ({sweep.model})", columns,
                      tuple(rows), notes)
 
 
@@ -369,13 +357,24 @@ def benchmark_tables(bench: BenchmarkResults, models: Sequence[str]) -> list[Tab
 
 
 
-def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
-    """Every synthesis table for `dataset` ("all": the four), then the benchmark summary per device,
-    environment first: the newest benchmark file's machine, else this machine's."""
-    from bench.records.store import load_benchmarks, load_sweeps, load_training
+def _training_tables(dataset: str, training: dict[str, TrainingRecord],
+                     bench: BenchmarkResults) -> list[TableData]:
+    """A dataset's training tables: the report's own layout where it has one, else the training table."""
     from bench.runtimes import runtime_names
 
-    datasets = DATASETS if dataset == "all" else (dataset,)
+    if dataset == "cora":  # report 000's table 6.a puts training metrics beside forward latency
+        return [cora_table(training, bench, runtime_names())]
+    if dataset == "mnist":  # report 003 compares optimiser/BatchNorm/scheduler configurations
+        return [mnist_configuration_table(training), mnist_target_table(training)]
+    return [training_table(dataset, training)]
+
+
+def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
+    """Every synthesis table for `dataset` ("all": every registered one), then the benchmark summary per
+    device, environment first: the newest benchmark file's machine, else this machine's."""
+    from bench.records.store import load_benchmarks, load_sweeps, load_training
+
+    datasets = dataset_names() if dataset == "all" else (get_dataset(dataset).name,)
     bench = load_benchmarks(results_dir)
     if bench.environment is not None:
         tables = [environment_table(bench.environment, f"where the newest benchmark ran: {bench.files[-1]}")]
@@ -386,13 +385,8 @@ def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
     for name in datasets:
         training = load_training(results_dir, name)
         sweeps = load_sweeps(results_dir, name)
-        if name == "cora":
-            tables.append(cora_table(training, bench, runtime_names()))
-        elif name == "mnist":
-            tables += [mnist_configuration_table(training), mnist_target_table(training)]
-        else:
-            tables.append(training_table(name, training))
-        if sweeps or name in _GRIDS:  # the reports ran grids on ESC-50 and CIFAR-100: show those gaps
+        tables += _training_tables(name, training, bench)
+        if sweeps or get_dataset(name).reported_grid:  # a grid the report ran and nobody reran: show the gap
             tables += grid_tables(name, sweeps)
     models = [spec.name for name in datasets for spec in models_for_dataset(name)]
     return tables + benchmark_tables(bench, models)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import soundfile
 import torch
 import torchaudio
 
@@ -25,6 +24,8 @@ class LogMel:
 
     def load(self, path: Path) -> torch.Tensor:
         """Mono waveform at 16 kHz, padded with silence or cut to exactly 5 s; shape (1, 80000)."""
+        import soundfile  # on use: only reading WAV files needs libsndfile
+
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
         wave = torch.from_numpy(samples).mean(dim=1, keepdim=True).T  # (1, frames): channel mean
         if rate != SAMPLE_RATE:

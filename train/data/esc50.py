@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile
 import torch
 from torch.utils.data import Dataset
 
 from train.data.audio import N_FFT, N_FRAMES, N_MELS, SAMPLE_RATE, LogMel, SpecAugment
 from train.data.paths import corrupt, download_failed, ensure_writable, missing
+from train.data.registry import get_dataset
 from train.data.splits import Splits, first
 from train.fileio import torch_save
 
@@ -22,7 +22,7 @@ URL = "https://github.com/karolpiczak/ESC-50/archive/master.zip"
 LAYOUT = "<data-dir>/esc50/meta/esc50.csv and <data-dir>/esc50/audio/<filename>.wav"
 COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
 TRAIN_FOLDS, VAL_FOLDS, TEST_FOLDS = (1, 2, 3), (4,), (5,)
-NUM_CLASSES = 50
+NUM_CLASSES = get_dataset("esc50").num_classes
 FEATURES_VERSION = 1  # bump when LogMel changes so stale caches are not reused
 
 
@@ -105,6 +105,8 @@ def _cache_key(root: Path, clips: list[Clip]) -> str:
 
 def compute_features(root: Path, clips: list[Clip]) -> torch.Tensor:
     """Log-mel features of every clip in CSV order, shape (N, 1, 64, 501)."""
+    import soundfile  # on use: only reading WAV files needs libsndfile
+
     logmel = LogMel()
     out = torch.empty(len(clips), 1, N_MELS, N_FRAMES)
     for i, clip in enumerate(clips):

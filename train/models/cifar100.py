@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from train.data.registry import get_dataset
 from train.registry import ModelSpec, TensorSpec, register_model
 
-CIFAR100_CLASSES = 100
+CIFAR100_CLASSES = get_dataset("cifar100").num_classes
 EXPANSION = 4  # out channels = 4 × bottleneck width, as in ResNet
 
 

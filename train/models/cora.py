@@ -6,9 +6,10 @@ import torch
 from torch import nn
 from torch_geometric.nn import GCNConv, SAGEConv
 
+from train.data.registry import get_dataset
 from train.registry import CORA_NUM_FEATURES, ModelSpec, TensorSpec, register_model
 
-CORA_CLASSES = 7
+CORA_CLASSES = get_dataset("cora").num_classes
 _X = TensorSpec("x", ("num_nodes", CORA_NUM_FEATURES))
 _EDGES = TensorSpec("edge_index", (2, "num_edges"), torch.int64, kind="edge_index")
 
@@ -60,13 +61,13 @@ class CoraSAGE(nn.Module):
 
 register_model(ModelSpec(
     "cora-mlp", "cora", CORA_CLASSES, CoraMLP, (_X,), "2-layer MLP on node features",
-    is_graph=True,
+    is_graph=True, label="MLP",
 ))
 register_model(ModelSpec(
     "cora-gcn", "cora", CORA_CLASSES, CoraGCN, (_X, _EDGES), "2-layer GCN, full batch",
-    is_graph=True,
+    is_graph=True, label="GCN",
 ))
 register_model(ModelSpec(
     "cora-sage", "cora", CORA_CLASSES, CoraSAGE, (_X, _EDGES),
-    "2-layer GraphSAGE (mean), trained with neighbour sampling", is_graph=True,
+    "2-layer GraphSAGE (mean), trained with neighbour sampling", is_graph=True, label="GraphSAGE",
 ))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from train.data.registry import get_dataset
 from train.registry import ModelSpec, TensorSpec, register_model
 
-ESC50_CLASSES = 50
+ESC50_CLASSES = get_dataset("esc50").num_classes
 N_MELS = 64
 N_FRAMES = 501  # 5 s at 16 kHz, hop 160, centred STFT
 

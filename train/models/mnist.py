@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from train.data.registry import get_dataset
 from train.registry import ModelSpec, TensorSpec, register_model
 
-MNIST_CLASSES = 10
+MNIST_CLASSES = get_dataset("mnist").num_classes
 _IMAGE = TensorSpec("image", ("batch", 1, 28, 28))
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 _INITS = ("default", "zeros", "kaiming")
