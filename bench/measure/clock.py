@@ -1,4 +1,8 @@
-"""Latency probes: raw per-call samples in seconds, synchronised before each clock read; they never print."""
+"""The clock primitives: a synchronised call, and the plain timed loop (warm-up, then one sample per call).
+
+`bench run` times rows with measure.harness (pytest-benchmark's rounds around a synchronised call); this
+loop times what is not a row: the roofline's matmul peak. Both read the clock only after synchronising.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ def synchronized(fn: Callable[[], object], synchronize: Synchronizer) -> Callabl
     return call
 
 
-def measure(
+def time_calls(
     fn: Callable[[], object],
     *,
     repeats: int,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from bench.measure.clock import time_calls
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,8 @@ def measure_matmul_peak(device: str = "cpu", *, size: int = 2048, repeats: int =
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     out = torch.empty(size, size, device=device, dtype=dtype)
-    torch.matmul(a, b, out=out)  # warm-up: BLAS thread pool start, cuBLAS handle and heuristics
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.matmul(a, b, out=out)
-        sync()
-        best = min(best, time.perf_counter() - start)
+    # One warm-up call: BLAS thread pool start, cuBLAS handle and heuristics. The best call is the peak.
+    best = min(time_calls(lambda: torch.matmul(a, b, out=out), repeats=repeats, warmup=1, synchronize=sync))
     flops = 2.0 * size**3
     return MatmulPeak(flops / best / 1e9, size, torch.get_num_threads(), device,
                       str(dtype).removeprefix("torch."), repeats)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.measure.clock import measure, synchronized
+from bench.measure.clock import synchronized, time_calls
 from bench.measure.harness import time_call
 from bench.runtimes.base import RuntimeDetails
 from bench.runtimes.torch_session import TorchSession
@@ -34,7 +34,7 @@ class FakeGpu:
 
 def test_measure_times_only_post_warmup_calls_and_waits_for_the_device():
     gpu = FakeGpu([100.0, 100.0, 1.0, 2.0, 3.0])  # two slow warm-up calls, then three timed
-    samples = measure(gpu.launch, warmup=2, repeats=3, synchronize=gpu.synchronize, clock=gpu.clock)
+    samples = time_calls(gpu.launch, warmup=2, repeats=3, synchronize=gpu.synchronize, clock=gpu.clock)
     assert samples == [1.0, 2.0, 3.0]
     # No clock read during warm-up; the warm-up queue is drained before the first timed call.
     assert gpu.log[:4] == ["launch", "launch", "sync", "clock"]
@@ -44,7 +44,7 @@ def test_measure_times_only_post_warmup_calls_and_waits_for_the_device():
 def test_without_a_synchroniser_the_clock_sees_only_launches():
     # The negative control: this is the wrong number the synchroniser exists to prevent.
     gpu = FakeGpu([5.0])
-    assert measure(gpu.launch, warmup=0, repeats=1, synchronize=lambda: None, clock=gpu.clock) == [0.0]
+    assert time_calls(gpu.launch, warmup=0, repeats=1, synchronize=lambda: None, clock=gpu.clock) == [0.0]
 
 
 def test_synchronized_call_waits_before_returning_so_an_outer_clock_is_right():
@@ -73,7 +73,7 @@ def test_bound_torch_session_call_synchronises_after_the_forward():
 
 def test_measure_rejects_nonsense_counts():
     with pytest.raises(ValueError):
-        measure(lambda: None, repeats=0, synchronize=lambda: None)
+        time_calls(lambda: None, repeats=0, synchronize=lambda: None)
 
 
 def test_foreign_cpu_share_from_hand_made_snapshots():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from report_fixtures import make_results
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bench.errors import BenchError
 from bench.report.tensorboard import log_benchmark
+from tests.report_fixtures import make_results
 
 
 def test_rows_become_scalars_stepped_by_batch_and_a_text_table(tmp_path):

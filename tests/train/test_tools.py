@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 from torch.utils.data import Subset, TensorDataset
-from train_fixtures import copy_shared, make_esc50
 from typer.testing import CliRunner
 
 from bench.cli import app
+from tests.train_fixtures import copy_shared, make_esc50
 from train.config import configs_for
 from train.data.registry import load_data
 from train.data.splits import TransformSubset

@@ -108,8 +108,7 @@ def test_fallback_used_without_pyg_lib_or_torch_sparse():
 
 
 def test_on_real_cora(tmp_path):
-    from train_fixtures import copy_shared
-
+    from tests.train_fixtures import copy_shared
     from train.data.cora import load_cora
 
     data = load_cora(copy_shared("cora", tmp_path), download=False)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 import torch
-from train_fixtures import copy_shared, make_cifar100, make_esc50
 from typer.testing import CliRunner
 
 from bench.cli import app
+from tests.train_fixtures import copy_shared, make_cifar100, make_esc50
 
 runner = CliRunner()
 

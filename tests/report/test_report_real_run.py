@@ -36,7 +36,7 @@ def test_run_markdown_and_tensorboard_then_report_reads_the_json(mnist_mlp_resul
 
 
 def test_train_prints_its_table_as_markdown(tmp_path):
-    from train_fixtures import copy_shared
+    from tests.train_fixtures import copy_shared
 
     data = copy_shared("cora", tmp_path / "data")
     trained = CliRunner().invoke(app, ["train", "cora", "-m", "cora-gcn", "--epochs", "2", "--no-tensorboard",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_fixtures import copy_shared, make_cifar100, make_esc50
 
+from tests.train_fixtures import copy_shared, make_cifar100, make_esc50
 from train.data.audio import N_FRAMES, N_MELS, SpecAugment
 from train.errors import BenchError
 

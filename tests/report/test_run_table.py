@@ -5,13 +5,13 @@ import io
 import json
 
 import pytest
-from report_fixtures import case, outcome
 from rich.console import Console
 
 from bench.records.reader import parse_run
 from bench.records.schema import SCHEMA_VERSION
 from bench.report.render import render_text, to_rich
 from bench.report.tables import memory_method_short, run_table
+from tests.report_fixtures import case, outcome
 
 
 def _data() -> dict:

@@ -8,13 +8,13 @@ import json
 import re
 
 import pytest
-from report_fixtures import case, make_results, write_benchmark, write_sweep, write_training
 from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.records.store import load_benchmarks
 from bench.report.render import render_text, to_markdown
 from bench.report.tabular import Column, Row, Stat, TableData, cell_text
+from tests.report_fixtures import case, make_results, write_benchmark, write_sweep, write_training
 
 runner = CliRunner()
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_fixtures import SHARED_DATA, make_esc50
 from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.errors import BenchError
+from tests.train_fixtures import SHARED_DATA, make_esc50
 
 
 @dataclass

@@ -6,10 +6,10 @@ import json
 
 import pytest
 import torch
-from train_fixtures import copy_shared
 from typer.testing import CliRunner
 
 from bench.cli import app
+from tests.train_fixtures import copy_shared
 from train.config import configs_for
 from train.runner import RunOptions, SilentObserver, TrainingInterrupted, train_models
 

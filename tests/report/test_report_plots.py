@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from report_fixtures import case, make_results, write_benchmark
 from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.report.plots import write_report_plots
+from tests.report_fixtures import case, make_results, write_benchmark
 
 MIN_BYTES = 5_000  # an empty figure is a few kB of PNG; drawn bars, labels and legends are well above
 
