@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import traceback
 
 import typer
@@ -41,31 +42,18 @@ def _root(
     ctx.obj = {"debug": debug}
 
 
+# Command name -> its module in bench/commands (the function has the module's name, dashes as underscores),
+# in the order `bench --help` lists them.
+COMMANDS = ("models", "env", "compare", "export", "run", "train", "lr-find", "sweep", "sanity", "baselines",
+            "report", "accuracy")
+
+
 def _register_commands() -> None:
-    """Attach every command module's functions to `app`."""
-    from bench.commands import compare, env, export, models, run
-
-    app.command("models")(models.models)
-    app.command("env")(env.env)
-    app.command("compare")(compare.compare)
-    app.command("export")(export.export)
-    app.command("run")(run.run)
-
-    from bench.commands import baselines, lr_find, sanity, sweep, train
-
-    app.command("train")(train.train)
-    app.command("lr-find")(lr_find.lr_find)
-    app.command("sweep")(sweep.sweep)
-    app.command("sanity")(sanity.sanity)
-    app.command("baselines")(baselines.baselines)
-
-    from bench.commands import report
-
-    app.command("report")(report.report)
-
-    from bench.commands import accuracy
-
-    app.command("accuracy")(accuracy.accuracy)
+    """Attach every command module's function to `app`."""
+    for name in COMMANDS:
+        function = name.replace("-", "_")
+        module = importlib.import_module(f"bench.commands.{function}")
+        app.command(name)(getattr(module, function))
 
 
 _register_commands()

@@ -8,7 +8,7 @@ failures with their reasons), the run's config and contention; `machine_info.ben
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -112,6 +112,19 @@ def memory_info(figure: dict) -> dict[str, int | str]:
 # --- the one row type every reader returns ----------------------------------------------------------------
 
 
+class _ExtraField:
+    """A read-only row attribute backed by one extra_info key: converted, or `default` when absent."""
+
+    def __init__(self, key: str, convert: Callable[[Any], Any], default: Any = None) -> None:
+        self.key, self.convert, self.default = key, convert, default
+
+    def __get__(self, row: ResultRow | None, owner: type) -> Any:
+        if row is None:
+            return self
+        value = row.extra.get(self.key)
+        return self.default if value is None else self.convert(value)
+
+
 @dataclass(frozen=True)
 class ResultRow:
     """One row: a measured case (its extra_info), or a skipped/failed one with its reason."""
@@ -138,18 +151,6 @@ class ResultRow:
         return float(value) if isinstance(value, (int, float)) else None
 
     @property
-    def p50_ms(self) -> float | None:
-        return self.metric_ms("p50")
-
-    @property
-    def p99_ms(self) -> float | None:
-        return self.metric_ms("p99")
-
-    @property
-    def throughput_per_s(self) -> float | None:
-        return self.extra.get("throughput_per_s")
-
-    @property
     def parity_passed(self) -> bool | None:
         return (self.extra.get("parity") or {}).get("passed")
 
@@ -157,39 +158,15 @@ class ResultRow:
     def parity_max_abs(self) -> float | None:
         return (self.extra.get("parity") or {}).get("max_abs")
 
-    @property
-    def artifact_bytes(self) -> int | None:
-        return self.extra.get("artifact_bytes")
-
-    @property
-    def threads(self) -> int | None:
-        return self.extra.get("threads")
-
-    @property
-    def weights(self) -> str:
-        return str(self.extra.get("weights", ""))
-
-    @property
-    def peak_memory_bytes(self) -> int | None:
-        value = self.extra.get("peak_memory_bytes")
-        return int(value) if isinstance(value, (int, float)) else None
-
-    @property
-    def peak_memory_method(self) -> str:
-        return str(self.extra.get("peak_memory_method", ""))
-
-    @property
-    def gflops_achieved(self) -> float | None:
-        return self.extra.get("gflops_achieved")
-
-    @property
-    def pct_of_peak(self) -> float | None:
-        return self.extra.get("pct_of_peak")
-
-    @property
-    def unstable(self) -> bool | None:
-        return self.extra.get("unstable")
-
-    @property
-    def iqr_over_median(self) -> float | None:
-        return self.extra.get("iqr_over_median")
+    p50_ms = _ExtraField("p50_ms", float)
+    p99_ms = _ExtraField("p99_ms", float)
+    throughput_per_s = _ExtraField("throughput_per_s", float)
+    artifact_bytes = _ExtraField("artifact_bytes", int)
+    threads = _ExtraField("threads", int)
+    weights = _ExtraField("weights", str, default="")
+    peak_memory_bytes = _ExtraField("peak_memory_bytes", int)
+    peak_memory_method = _ExtraField("peak_memory_method", str, default="")
+    gflops_achieved = _ExtraField("gflops_achieved", float)
+    pct_of_peak = _ExtraField("pct_of_peak", float)
+    unstable = _ExtraField("unstable", bool)
+    iqr_over_median = _ExtraField("iqr_over_median", float)

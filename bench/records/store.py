@@ -28,8 +28,8 @@ class BenchmarkResults:
 
 
 @dataclass(frozen=True)
-class TrainingRecord:
-    """One `bench train` metrics file: results/training/<dataset>/<model>.json."""
+class _Record:
+    """A JSON record one command left in results/: where it is and what it holds."""
 
     path: Path
     data: dict[str, Any]
@@ -37,6 +37,24 @@ class TrainingRecord:
     @property
     def model(self) -> str:
         return str(self.data["model"])
+
+
+def _records(folder: Path, required: str, what: str) -> list[tuple[Path, dict[str, Any]]]:
+    """(path, data) of every JSON file in `folder`, oldest name first; BenchError for one without `model`
+    or a non-empty list under `required` (`what` names the command that writes them)."""
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        data = read_json(path)
+        if not isinstance(data.get(required), list) or not data[required] or "model" not in data:
+            raise BenchError(f"{path} is not a `{what}` record (no 'model' or '{required}'); "
+                             f"rerun `{what}` to rewrite it")
+        found.append((path, data))
+    return found
+
+
+@dataclass(frozen=True)
+class TrainingRecord(_Record):
+    """One `bench train` metrics file: results/training/<dataset>/<model>.json."""
 
     @property
     def runs(self) -> list[dict[str, Any]]:
@@ -76,26 +94,13 @@ def load_benchmarks(results_dir: Path) -> BenchmarkResults:
 def load_training(results_dir: Path, dataset: str) -> dict[str, TrainingRecord]:
     """Model -> its record under results/training/<dataset>/ (each `bench train` replaces its file)."""
     folder = Path(results_dir) / "training" / dataset
-    records = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        data = read_json(path)
-        if not isinstance(data.get("runs"), list) or not data["runs"] or "model" not in data:
-            raise BenchError(f"{path} is not a `bench train` metrics file (no 'model' or 'runs'); "
-                             "rerun `bench train` to rewrite it")
-        records[str(data["model"])] = TrainingRecord(path, data)
-    return records
+    return {str(data["model"]): TrainingRecord(path, data)
+            for path, data in _records(folder, "runs", "bench train")}
 
 
 @dataclass(frozen=True)
-class SweepRecord:
+class SweepRecord(_Record):
     """One `bench sweep` file: results/sweeps/<model>-<time>.json with grid, base_config and ranked rows."""
-
-    path: Path
-    data: dict[str, Any]
-
-    @property
-    def model(self) -> str:
-        return str(self.data["model"])
 
     @property
     def grid(self) -> dict[str, list[Any]]:
@@ -110,12 +115,7 @@ class SweepRecord:
 
 def load_sweeps(results_dir: Path, dataset: str) -> list[SweepRecord]:
     """The newest sweep of each model of `dataset` under results/sweeps/ (names end in their local time)."""
-    folder = Path(results_dir) / "sweeps"
-    latest: dict[str, SweepRecord] = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        data = read_json(path)
-        if not isinstance(data.get("rows"), list) or "model" not in data:
-            raise BenchError(f"{path} is not a `bench sweep` record (no 'model' or 'rows')")
-        if data.get("dataset") == dataset:
-            latest[str(data["model"])] = SweepRecord(path, data)
+    latest = {str(data["model"]): SweepRecord(path, data)
+              for path, data in _records(Path(results_dir) / "sweeps", "rows", "bench sweep")
+              if data.get("dataset") == dataset}
     return list(latest.values())

@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 
 from bench.errors import BenchError
-from bench.runtimes.base import Runtime, RuntimeDetails, Session, set_torch_threads
+from bench.runtimes.base import Runtime, Session, set_torch_threads
 from bench.runtimes.registry import register_runtime
-from bench.runtimes.torch_session import TorchSession
+from bench.runtimes.torch_session import torch_session
 from export.layout import MANIFEST_FILE, load_manifest
 from train.registry import ModelSpec
 
@@ -24,7 +24,7 @@ class EagerRuntime(Runtime):
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
              trust: bool = False) -> Session:
         path = self.artifact_path(model_dir, device, trust=trust)
-        intra, inter = set_torch_threads(threads)
+        set_torch_threads(threads)  # before loading: torch.load may use them
         state = torch.load(path, map_location="cpu", weights_only=True)
         model = spec.build(seed=0, **_model_kwargs(model_dir))
         try:
@@ -32,18 +32,9 @@ class EagerRuntime(Runtime):
         except RuntimeError as exc:
             first = str(exc).splitlines()[0]
             raise BenchError(f"{path} does not fit {spec.name}: {first}; re-run `bench export`") from exc
-        model = model.to(device).eval()
-        details = RuntimeDetails(
-            runtime=self.name,
-            device=str(device),
-            threads=intra,
-            interop_threads=inter,
-            providers=(f"torch {torch.__version__} ({device.type})",),
-            recipe="spec.build() + load_state_dict(weights.pt); eval(); torch.inference_mode()",
-            artifact=str(path),
-            artifact_bytes=path.stat().st_size,
-        )
-        return TorchSession(model, device, details)
+        recipe = "spec.build() + load_state_dict(weights.pt); eval(); torch.inference_mode()"
+        return torch_session(model.to(device).eval(), runtime=self.name, backend="torch", device=device,
+                             recipe=recipe, path=path, threads=threads)
 
 
 def _model_kwargs(model_dir: Path) -> dict:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
 from bench.measure.clock import Synchronizer, synchronized
 from bench.measure.devices import synchronizer
-from bench.runtimes.base import RuntimeDetails, Session
+from bench.runtimes.base import RuntimeDetails, Session, set_torch_threads
+
+
+def torch_session(module: Callable[..., torch.Tensor], *, runtime: str, backend: str, recipe: str,
+                  device: torch.device, path: Path, threads: int) -> TorchSession:
+    """A TorchSession over `module` loaded from `path`: torch set to `threads` intra-op threads, and the
+    details recorded (`backend`, e.g. "torch.jit", names what executes it)."""
+    intra, inter = set_torch_threads(threads)
+    details = RuntimeDetails(runtime=runtime, device=str(device), threads=intra, interop_threads=inter,
+                             providers=(f"{backend} {torch.__version__} ({device.type})",), recipe=recipe,
+                             artifact=str(path), artifact_bytes=Path(path).stat().st_size)
+    return TorchSession(module, device, details)
 
 
 class TorchSession(Session):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from bench.runtimes.base import Runtime, RuntimeDetails, Session, set_torch_threads
+from bench.runtimes.base import Runtime, Session, set_torch_threads
 from bench.runtimes.registry import register_runtime
-from bench.runtimes.torch_session import TorchSession
+from bench.runtimes.torch_session import torch_session
 from train.registry import ModelSpec
 
 
@@ -24,16 +24,7 @@ class TorchScriptRuntime(Runtime):
         from export.formats.torchscript import LOAD_RECIPE, load_torchscript
 
         path = self.artifact_path(model_dir, device, trust=trust)  # code: only files the manifest vouches for
-        intra, inter = set_torch_threads(threads)
+        set_torch_threads(threads)  # before freezing: optimize_for_inference may use them
         module = load_torchscript(path, device)
-        details = RuntimeDetails(
-            runtime=self.name,
-            device=str(device),
-            threads=intra,
-            interop_threads=inter,
-            providers=(f"torch.jit {torch.__version__} ({device.type})",),
-            recipe=f"{LOAD_RECIPE}; torch.inference_mode()",
-            artifact=str(path),
-            artifact_bytes=path.stat().st_size,
-        )
-        return TorchSession(module, device, details)
+        return torch_session(module, runtime=self.name, backend="torch.jit", device=device, path=path,
+                             recipe=f"{LOAD_RECIPE}; torch.inference_mode()", threads=threads)
