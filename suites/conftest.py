@@ -57,7 +57,7 @@ class SuiteState:
         key = (spec.name, size)
         if key not in self._references:
             session = get_runtime("eager").load(spec, self.artifacts(spec).model_dir, self.device,
-                                                self.config.threads)
+                                                self.config.threads, precision=self.config.policy)
             self._references[key] = session.run(self.inputs(spec, size))
         return self._references[key]
 
@@ -98,6 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # One inter-op thread for torch, as ONNX Runtime gets (inter_op_num_threads=1). torch accepts this
     # only before its first parallel work, so here, before any model runs; runtimes record the value.
     torch.set_num_interop_threads(1)
+    # TF32 and cuDNN autotuning as the run asks, for eager (the parity reference) and every torch runtime.
+    run_config.policy.apply_to_torch()
     progress = os.environ.get(PROGRESS_ENV)
     recorder = OutcomeRecorder(run_config, Path(progress) if progress else None)
     config.pluginmanager.register(recorder, "bench-outcome-recorder")

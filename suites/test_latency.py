@@ -26,7 +26,7 @@ from train.registry import get_model
 
 
 def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.FixtureRequest) -> None:
-    from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare_outputs
+    from export.parity import compare_outputs, tolerance
 
     config = suite.config
     spec, runtime = get_model(case.model), get_runtime(case.runtime)
@@ -35,7 +35,8 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     if reason:
         pytest.skip(f"{runtime.name}: {reason}")
     try:
-        session = runtime.load(spec, artifacts.model_dir, suite.device, config.threads, trust=config.trust)
+        session = runtime.load(spec, artifacts.model_dir, suite.device, config.threads, trust=config.trust,
+                               precision=config.policy)
     except RuntimeUnavailable as exc:
         pytest.skip(str(exc))
 
@@ -50,13 +51,14 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
         timing_scope = "device-resident inputs bound once; output left on the device; synchronised per call"
     size = f"{case.size} nodes" if case.is_graph else f"batch {case.size}"
     checked_on = f"{size}, seed {config.seed}, on {session.details.device}"
+    atol, rtol = tolerance(config.precision)
     parity = compare_outputs(suite.reference(spec, case.size), session.run(inputs),
-                             atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL, checked_on=checked_on)
+                             atol=atol, rtol=rtol, checked_on=checked_on)
     benchmark.group = case.group
     key = RowKey(case.model, case.runtime, case.device, case.size)
     benchmark.extra_info.update(case_info(key, case.unit, parity=parity.as_dict(),
                                           details=session.details.as_dict(), weights=artifacts.weights,
-                                          timing_scope=timing_scope))
+                                          timing_scope=timing_scope, precision=config.policy.as_dict()))
     benchmark_warmup = bool(request.config.getoption("benchmark_warmup"))
     timed = time_call(benchmark, call, fixed_warmup=config.warmup, budget_s=config.stability_budget_s,
                       benchmark_warmup=benchmark_warmup)
@@ -70,5 +72,6 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     benchmark.extra_info.update(roofline_info(flops, info["p50_ms"] / 1e3, matmul_peak))
     if config.memory:
         figure = measure_in_subprocess(case.model, case.runtime, str(suite.device), case.size,
-                                       artifacts.model_dir, config.threads, trust=config.trust)
+                                       artifacts.model_dir, config.threads, trust=config.trust,
+                                       precision=config.policy)
         benchmark.extra_info.update(memory_info(figure))

@@ -11,14 +11,26 @@ import torch
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def _ort_cuda_missing() -> str:
+    """Why ONNX Runtime cannot run on CUDA here ("" when it can be tried)."""
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        return (f"needs ONNX Runtime's CUDA provider; onnxruntime {onnxruntime.__version__} offers "
+                f"{', '.join(onnxruntime.get_available_providers())}")
+    return ""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked `cuda` when torch sees no CUDA device."""
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs CUDA; torch.cuda.is_available() is False here")
+    """Skip tests marked `cuda` when torch sees no CUDA device, and `ort_cuda` ones also without ORT's
+    CUDA provider (the GPU image's onnxruntime is a CPU build)."""
+    cuda = torch.cuda.is_available()
+    ort_reason = _ort_cuda_missing() if cuda and any("ort_cuda" in i.keywords for i in items) else ""
     for item in items:
-        if "cuda" in item.keywords:
-            item.add_marker(skip)
+        if not cuda and ("cuda" in item.keywords or "ort_cuda" in item.keywords):
+            item.add_marker(pytest.mark.skip(reason="needs CUDA; torch.cuda.is_available() is False here"))
+        elif ort_reason and "ort_cuda" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=ort_reason))
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,11 @@ def run(
     trust: bool = typer.Option(False, "--trust",
                                help="Load TorchScript files even if their sha256 is not the one "
                                     "`bench export` recorded (TorchScript is code: only files you trust)."),
+    precision: str = typer.Option("fp32", "--precision",
+                                  help="fp32 (TF32 off for every runtime) or tf32 (on for every runtime); "
+                                       "the parity tolerance follows."),
+    cudnn_benchmark: bool = typer.Option(False, "--cudnn-benchmark/--no-cudnn-benchmark",
+                                         help="cuDNN algorithm autotuning for every runtime (CUDA)."),
     tensorboard: bool = typer.Option(False, "--tensorboard",
                                      help="Also log the rows to <results>/runs/bench/<time> (TensorBoard)."),
 ) -> None:
@@ -50,7 +55,7 @@ def run(
         device=device, models=models, runtimes=runtimes, batch_sizes=batch_sizes, results_dir=results_dir,
         memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
         threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
-        min_rounds=min_rounds, trust=trust,
+        min_rounds=min_rounds, trust=trust, precision=precision, cudnn_benchmark=cudnn_benchmark,
     )
     check_format(fmt)
     with RunProgress(err) as progress:

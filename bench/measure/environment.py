@@ -10,6 +10,8 @@ from pathlib import Path
 import psutil
 import torch
 
+from bench.measure.precision import torch_flags
+
 _PACKAGES = ("torch", "torchvision", "torchaudio", "torch_geometric", "onnx", "onnxruntime-gpu",
              "onnxruntime", "pytest-benchmark")
 
@@ -51,6 +53,7 @@ def cuda_info() -> dict[str, object]:
         "torch_cuda_build": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "precision_flags": torch_flags(),
     }
     if torch.cuda.is_available():
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

@@ -44,15 +44,16 @@ def row_key(info: Mapping[str, Any]) -> RowKey:
 # --- the writer's builders: the suite fills extra_info with these and nothing else -----------------------
 
 
-def case_info(key: RowKey, unit: str, *, parity: dict, details: dict, weights: str,
-              timing_scope: str) -> dict[str, Any]:
-    """extra_info identity fields: the key, what the size counts, parity vs eager, what the session used."""
+def case_info(key: RowKey, unit: str, *, parity: dict, details: dict, weights: str, timing_scope: str,
+              precision: dict) -> dict[str, Any]:
+    """extra_info identity fields: the key, what the size counts, parity vs eager, what the session used,
+    the precision policy (measure.precision.PrecisionPolicy.as_dict)."""
     return {
         **key._asdict(), "unit": unit, "parity": parity,
         "artifact_bytes": details["artifact_bytes"], "threads": details["threads"],
         "interop_threads": details["interop_threads"], "providers": list(details["providers"]),
         "runtime_device": details["device"], "recipe": details["recipe"],
-        "weights": weights, "timing_scope": timing_scope,
+        "weights": weights, "timing_scope": timing_scope, "precision": precision,
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.measure.devices import DEVICE_KINDS, default_threads
+from bench.measure.precision import PRECISIONS, PrecisionPolicy
 from bench.run.selection import (
     DEFAULT_BATCH_SIZES,
     Case,
@@ -51,6 +52,8 @@ class RunConfig:
     max_time_s: float = 1.0  # pytest-benchmark's time budget per case, seconds
     min_rounds: int = 5  # pytest-benchmark's minimum timed rounds per case
     trust: bool = False  # load TorchScript files no manifest of ours vouches for (they are code)
+    precision: str = "fp32"  # fp32: TF32 off for every runtime; tf32: on for every one (measure.precision)
+    cudnn_benchmark: bool = False  # cuDNN autotuning for every runtime (torch benchmark / ORT EXHAUSTIVE)
     reuse_exports: bool = False  # take the exports as they are (`bench run` exports before the suite starts)
 
     def __post_init__(self) -> None:
@@ -64,6 +67,8 @@ class RunConfig:
                                  ("--min-rounds", self.min_rounds, 1), ("--seed", self.seed, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.precision not in PRECISIONS:
+            raise BenchError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         _require_seconds("--max-time", self.max_time_s)
         if self.stability_budget_s is None:
             object.__setattr__(self, "stability_budget_s", self.max_time_s)
@@ -118,6 +123,11 @@ class RunConfig:
         if not isinstance(values, dict):
             raise BenchError(f"run config {path} does not hold a JSON object")
         return cls.from_dict(values, where=str(path))
+
+    @property
+    def policy(self) -> PrecisionPolicy:
+        """The precision policy every runtime of this run follows."""
+        return PrecisionPolicy(self.precision, self.cudnn_benchmark)
 
     def cases(self) -> list[Case]:
         """Every case this run covers, in the order they run."""

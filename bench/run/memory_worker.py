@@ -13,23 +13,28 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from bench.measure.precision import FP32, PrecisionPolicy
 from train.errors import BenchError
 
 
 def measure_row_memory(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
-                       threads: int, calls: int = 5, trust: bool = False) -> dict:
-    """Load, bind and call the row `calls` times inside the matching probe; the figure as a dict."""
+                       threads: int, calls: int = 5, trust: bool = False,
+                       precision: PrecisionPolicy = FP32) -> dict:
+    """Load, bind and call the row `calls` times inside the matching probe, under the run's precision
+    policy (cuDNN autotuning changes workspace memory); the figure as a dict."""
     import torch
 
     from bench.measure.memory import probe_for
     from bench.runtimes import get_runtime
     from train.registry import get_model
 
+    precision.apply_to_torch()
     spec = get_model(model)
     inputs = spec.example_inputs(size)
     adapter = get_runtime(runtime)
     with probe_for(device, adapter.cuda_memory) as probe:
-        session = adapter.load(spec, model_dir, torch.device(device), threads, trust=trust)
+        session = adapter.load(spec, model_dir, torch.device(device), threads, trust=trust,
+                               precision=precision)
         call = session.bind(inputs)
         for _ in range(calls):
             call()
@@ -39,13 +44,17 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
 
 
 def measure_in_subprocess(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
-                          threads: int, calls: int = 5, timeout_s: float = 300, trust: bool = False) -> dict:
+                          threads: int, calls: int = 5, timeout_s: float = 300, trust: bool = False,
+                          precision: PrecisionPolicy = FP32) -> dict:
     """Run `measure_row_memory` in a fresh interpreter; BenchError with its stderr if it fails."""
     cmd = [sys.executable, "-m", "bench.run.memory_worker", "--model", model, "--runtime", runtime,
            "--device", device, "--model-dir", str(model_dir), "--threads", str(threads),
            "--calls", str(calls)]
     if size is not None:
         cmd += ["--size", str(size)]
+    cmd += ["--precision", precision.precision]
+    if precision.cudnn_benchmark:
+        cmd.append("--cudnn-benchmark")
     if trust:
         cmd.append("--trust")  # the timed row loaded an unvouched TorchScript file with --trust: so may this
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
@@ -67,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--trust", action="store_true",
                         help="load TorchScript files the manifest does not vouch for")
+    parser.add_argument("--precision", default="fp32", help="the run's precision policy (fp32 or tf32)")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning, as the run")
     args = parser.parse_args(argv)
     figure = measure_row_memory(args.model, args.runtime, args.device, args.size, args.model_dir,
-                                args.threads, args.calls, trust=args.trust)
+                                args.threads, args.calls, trust=args.trust,
+                                precision=PrecisionPolicy(args.precision, args.cudnn_benchmark))
     print(json.dumps(figure))  # noqa: T201 - the worker's protocol: one JSON line on stdout
     return 0
 

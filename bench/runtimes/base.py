@@ -11,6 +11,7 @@ from typing import ClassVar
 import torch
 
 from bench.errors import BenchError
+from bench.measure.precision import FP32, PrecisionPolicy
 from export.formats import get_format
 from export.layout import WEIGHTS_FILE
 from train.registry import ModelSpec
@@ -72,10 +73,12 @@ class Runtime(ABC):
 
     @abstractmethod
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
-             trust: bool = False) -> Session:
+             trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
         """Load `model_dir/artifact` onto `device` with `threads` CPU threads; RuntimeUnavailable if not.
 
-        `trust`: load an artifact that is code (TorchScript) even when no manifest of ours vouches for it."""
+        `trust`: load an artifact that is code (TorchScript) even when no manifest of ours vouches for it.
+        `precision`: the run's policy; torch's process-wide flags are set by the caller (apply_to_torch),
+        runtimes with their own settings (ONNX Runtime's provider options) apply it here."""
 
     def artifact_path(self, model_dir: Path, device: torch.device, *, trust: bool = False) -> Path:
         """The artifact file to load on `device`; RuntimeUnavailable naming the fix when it is missing or

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from bench.errors import BenchError
+from bench.measure.precision import FP32, PrecisionPolicy
 from bench.runtimes.base import Runtime, Session, set_torch_threads
 from bench.runtimes.registry import register_runtime
 from bench.runtimes.torch_session import torch_session
@@ -22,7 +23,7 @@ class EagerRuntime(Runtime):
     export_format = None  # weights.pt: the state dict every exported format was made from
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
-             trust: bool = False) -> Session:
+             trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
         path = self.artifact_path(model_dir, device, trust=trust)
         set_torch_threads(threads)  # before loading: torch.load may use them
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -11,6 +11,7 @@ import torch
 
 from bench.errors import BenchError
 from bench.measure.clock import synchronized
+from bench.measure.precision import FP32, PrecisionPolicy
 from bench.runtimes.base import Runtime, RuntimeDetails, RuntimeUnavailable, Session
 from bench.runtimes.registry import register_runtime
 from train.registry import ModelSpec
@@ -30,7 +31,7 @@ class OnnxRuntime(Runtime):
     cuda_memory = "nvml"  # ORT's CUDA arena is invisible to torch's allocator
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
-             trust: bool = False) -> Session:
+             trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
         import onnxruntime as ort  # on use: this module is imported whenever the registry is
 
         path = self.artifact_path(model_dir, device, trust=trust)
@@ -47,7 +48,8 @@ class OnnxRuntime(Runtime):
         check_onnx_file(path)
         device_id = device.index or 0
         options = session_options(threads)
-        providers: list = [(wanted, {"device_id": device_id})] if device.type == "cuda" else [wanted]
+        cuda_options = {"device_id": str(device_id), **precision.ort_cuda_options()}
+        providers: list = [(wanted, cuda_options)] if device.type == "cuda" else [wanted]
         session = ort.InferenceSession(str(path), options, providers=providers)
         in_use = tuple(session.get_providers())
         # onnxruntime-gpu quietly drops a provider it cannot load and runs on CPU: refuse that number.
@@ -65,8 +67,8 @@ class OnnxRuntime(Runtime):
             providers=in_use,
             recipe=(
                 "InferenceSession(model.onnx, ORT_ENABLE_ALL, sequential, inter_op 1); "
-                + ("IO binding, inputs and outputs on cuda, synchronize_outputs()" if device.type == "cuda"
-                   else "session.run(numpy feeds)")
+                + (f"CUDA options {cuda_options}; IO binding, inputs and outputs on cuda, "
+                   "synchronize_outputs()" if device.type == "cuda" else "session.run(numpy feeds)")
             ),
             artifact=str(path),
             artifact_bytes=path.stat().st_size,

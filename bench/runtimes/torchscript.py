@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from bench.measure.precision import FP32, PrecisionPolicy
 from bench.runtimes.base import Runtime, Session, set_torch_threads
 from bench.runtimes.registry import register_runtime
 from bench.runtimes.torch_session import torch_session
@@ -20,7 +21,7 @@ class TorchScriptRuntime(Runtime):
     export_format = "torchscript"
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
-             trust: bool = False) -> Session:
+             trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
         from export.formats.torchscript import LOAD_RECIPE, load_torchscript
 
         path = self.artifact_path(model_dir, device, trust=trust)  # code: only files the manifest vouches for

@@ -161,6 +161,25 @@ def test_cli_rejects_bad_input_with_exit_2(tmp_path, args, message):
 
 
 @pytest.mark.cuda
+def test_runner_on_cuda_times_the_torch_runtimes_with_the_allocator_and_precision_recorded(mnist_mlp_results,
+                                                                                          tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(mnist_mlp_results / "exports", results / "exports")
+    config = RunConfig(device="cuda", models=("mnist-mlp",), runtimes=("eager", "torchscript"),
+                       batch_sizes=(1,), results_dir=results, **(FAST | {"memory": True}))
+    outcome = run_benchmarks(config)
+    assert [(r.runtime, r.status) for r in outcome.rows] == [("eager", "ok"), ("torchscript", "ok")]
+    for row in outcome.rows:
+        assert row.extra["runtime_device"].startswith("cuda") and row.parity_passed
+        assert "allocator" in row.peak_memory_method and row.peak_memory_bytes > 0
+        assert row.extra["precision"]["torch"] == {"matmul_allow_tf32": False, "cudnn_allow_tf32": False,
+                                                   "cudnn_benchmark": False}
+    gpus = json.loads(outcome.json_path.read_text())["machine_info"]["bench"]["cuda"]["gpus"]
+    assert gpus and all(isinstance(name, str) for name in gpus)
+
+
+@pytest.mark.cuda
+@pytest.mark.ort_cuda
 def test_runner_on_cuda_records_cuda_providers(mnist_mlp_results):
     config = RunConfig(device="cuda", models=("mnist-mlp",), batch_sizes=(1,), results_dir=mnist_mlp_results,
                        **FAST)
