@@ -65,13 +65,14 @@ def outcome(model: str, runtime: str, batch: int, status: str = "passed", reason
 
 
 def write_benchmark(results: Path, stamp: str, cases: list[dict], extra_outcomes: list[dict] = (),
-                    device: str = "cpu") -> Path:
-    """results/benchmarks/<stamp>_<device>.json with `cases` measured and `extra_outcomes` skipped/failed."""
+                    device: str = "cpu", environment: dict | None = None) -> Path:
+    """results/benchmarks/<stamp>_<device>.json with `cases` measured and `extra_outcomes` skipped/failed
+    (`environment`: machine_info.bench, default ENVIRONMENT)."""
     outcomes = [outcome(c["extra_info"]["model"], c["extra_info"]["runtime"], c["extra_info"]["batch"],
                         device=device, unit=c["extra_info"]["unit"]) for c in cases] + list(extra_outcomes)
     data = {
         "machine_info": {"node": "test", "processor": "x86_64", "machine": "x86_64",
-                         "python_version": "3.11.7", "system": "Linux", "bench": ENVIRONMENT},
+                         "python_version": "3.11.7", "system": "Linux", "bench": environment or ENVIRONMENT},
         "commit_info": {"id": "abc123", "dirty": False},
         "benchmarks": cases,
         "datetime": "2026-11-23T11:55:21.051737+00:00",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,16 @@ class BenchmarkResults:
     rows: tuple[ResultRow, ...]
     files: tuple[Path, ...]  # oldest first
     environment: dict[str, Any] | None  # machine_info["bench"] of the newest file that has one
+    environments: dict[Path, dict[str, Any]] = field(default_factory=dict)  # per file: machine_info["bench"]
+
+    def machine(self, row: ResultRow) -> str:
+        """The machine a row was measured on: the GPU's name for CUDA rows, else the CPU's and threads."""
+        env = (self.environments.get(row.source) or {}) if row.source is not None else {}
+        if row.device.startswith("cuda"):
+            gpus = (env.get("cuda") or {}).get("gpus") or []
+            return ", ".join(dict.fromkeys(gpus)) or "unknown GPU"
+        threads = row.threads or env.get("threads_used")
+        return f"{env.get('cpu', 'unknown CPU')}" + (f", {threads} threads" if threads else "")
 
     def get(self, key: RowKey) -> ResultRow | None:
         return next((r for r in self.rows if r.key == key), None)
@@ -82,13 +92,14 @@ def load_benchmarks(results_dir: Path) -> BenchmarkResults:
     """Every case's newest row across the benchmark files: a later run of a case replaces an earlier one."""
     files = benchmark_files(results_dir)
     latest: dict[RowKey, ResultRow] = {}
-    environment = None
+    environment, environments = None, {}
     for path in files:
         run = read_run(path)
         for row in run.rows:
             latest[row.key] = row
         environment = run.environment or environment
-    return BenchmarkResults(tuple(latest.values()), tuple(files), environment)
+        environments[path] = run.environment or {}
+    return BenchmarkResults(tuple(latest.values()), tuple(files), environment, environments)
 
 
 def load_training(results_dir: Path, dataset: str) -> dict[str, TrainingRecord]:

@@ -350,10 +350,41 @@ def _plain_cell(value: Any) -> Cell:
 
 
 def benchmark_tables(bench: BenchmarkResults, models: Sequence[str]) -> list[TableData]:
-    """One latency table per device on file (cpu, with 'not run' rows, when nothing is)."""
+    """One latency table per device on file (cpu, with 'not run' rows, when nothing is), then CPU and CUDA
+    side by side when both are on file."""
     rows = [b for b in bench.rows if b.model in models]
     devices = sorted({b.device for b in rows}, key=lambda d: (d != "cpu", d)) or ["cpu"]
-    return [run_table(rows, device, models) for device in devices]
+    tables = [run_table(rows, device, models) for device in devices]
+    if len(devices) > 1:
+        tables.append(cross_device_table(bench, rows, devices))
+    return tables
+
+
+def cross_device_table(bench: BenchmarkResults, rows: Sequence[ResultRow],
+                       devices: Sequence[str]) -> TableData:
+    """model | runtime | batch | p50 ms per device | speedup of each other device over the first, for every
+    case measured on more than one device; the notes name the machine behind each device's figures."""
+    first, others = devices[0], devices[1:]
+    by_key = {(r.model, r.runtime, r.batch, r.device): r for r in rows if r.status == "ok"}
+    cases = list(dict.fromkeys((r.model, r.runtime, r.batch, r.unit) for r in rows if r.status == "ok"))
+    columns = [Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
+               Column("unit", align="left")]
+    columns += [Column(f"p50 ms {device}", ".3f") for device in devices]
+    columns += [Column(f"{device} speedup vs {first}", ".2f") for device in others]
+    out = []
+    for model, runtime, batch, unit in cases:
+        found = [by_key.get((model, runtime, batch, device)) for device in devices]
+        if sum(f is not None for f in found) < 2:
+            continue
+        p50 = [f.p50_ms if f is not None else None for f in found]
+        speedups = [p50[0] / p if p50[0] and p else None for p in p50[1:]]
+        out.append(Row((model, runtime, batch, unit, *p50, *speedups)))
+    notes = [f"{device}: {'; '.join(sorted({bench.machine(r) for r in rows if r.device == device}))}"
+             for device in devices]
+    notes.append("speedup = p50 on the first device ÷ p50 on this one, same model, runtime and batch; the "
+                 "two figures may come from different runs and machines (named above)")
+    return TableData("benchmark.cross_device", f"Latency across devices: {' vs '.join(devices)}",
+                     tuple(columns), tuple(out), tuple(notes), sections=True)
 
 
 

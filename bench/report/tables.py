@@ -86,6 +86,9 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
         lines.append(f"peak memory above the row's baseline, in a process of its own: {'; '.join(methods)}")
     elif rows:
         lines.append("peak memory: not recorded by these runs (--no-memory)")
+    policies = sorted({_policy_text(r.extra["precision"]) for r in rows if r.extra.get("precision")})
+    if policies:
+        lines.append(f"precision: {'; '.join(policies)} (every runtime alike; parity tolerance follows)")
     lines += [*notes, *sources_notes(rows)]
     return TableData(f"benchmark.{device}", f"Inference latency on {device}", RUN_COLUMNS, tuple(out),
                      tuple(lines), sections=True)
@@ -112,6 +115,13 @@ def _run_row(r: ResultRow) -> Row:
     elif r.unstable:
         note = UNSTABLE_NOTE.format(r.iqr_over_median or 0.0)
     return Row(cells, note, style)
+
+
+def _policy_text(policy: dict) -> str:
+    """'fp32 (TF32 off), cuDNN autotuning off' from a row's precision record."""
+    tf32 = "TF32 on" if policy.get("precision") == "tf32" else "TF32 off"
+    tuning = "on" if policy.get("cudnn_benchmark") else "off"
+    return f"{policy.get('precision')} ({tf32}), cuDNN autotuning {tuning}"
 
 
 def sources_notes(rows: Sequence[ResultRow]) -> list[str]:
@@ -305,3 +315,17 @@ def baselines_table(dataset: str, result: dict) -> TableData:
             Row(("uniform random (one seeded draw)", result["uniform_test_acc"])))
     return TableData("baselines", f"Baselines: {dataset} test split ({result['test_samples']} samples)",
                      columns, rows)
+
+
+# --- bench doctor -----------------------------------------------------------------------------------------
+
+
+def doctor_table(results: Sequence, summary: Path, dry_run: bool) -> TableData:
+    """`bench doctor` (bench.run.doctor.StepResult objects): step, status, seconds, files; reason as note."""
+    columns = (Column("step", align="left"), Column("status", align="left"), Column("seconds", ".1f"),
+               Column("files", align="left"))
+    styles = {"failed": "red", "timed out": "red", "skipped": "yellow"}
+    rows = tuple(Row((r.name, r.status, None if dry_run else r.seconds, ", ".join(r.files) or None), r.reason,
+                     style=styles.get(r.status, "")) for r in results)
+    title = "GPU check: plan (dry run, nothing was run)" if dry_run else "GPU check"
+    return TableData("doctor", title, columns, rows, (f"summary: {summary}",))

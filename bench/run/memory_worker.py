@@ -32,6 +32,9 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
     spec = get_model(model)
     inputs = spec.example_inputs(size)
     adapter = get_runtime(runtime)
+    adapter.preload()  # the baseline is taken after every import the runtime needs
+    if torch.device(device).type == "cuda":
+        torch.cuda.init()  # the CUDA context is the process's, not the model's
     with probe_for(device, adapter.cuda_memory) as probe:
         session = adapter.load(spec, model_dir, torch.device(device), threads, trust=trust,
                                precision=precision)
@@ -39,7 +42,7 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
         for _ in range(calls):
             call()
     figure = asdict(probe.figure)
-    figure["scope"] = "model load + input binding + inference"
+    figure["scope"] = "model load + input binding + inference, above the imports (and CUDA context)"
     return figure
 
 

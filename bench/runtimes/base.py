@@ -80,6 +80,9 @@ class Runtime(ABC):
         `precision`: the run's policy; torch's process-wide flags are set by the caller (apply_to_torch),
         runtimes with their own settings (ONNX Runtime's provider options) apply it here."""
 
+    def preload(self) -> None:  # noqa: B027 - a hook: most runtimes need nothing beyond torch
+        """Import what `load` needs, so a memory baseline taken afterwards excludes the import."""
+
     def artifact_path(self, model_dir: Path, device: torch.device, *, trust: bool = False) -> Path:
         """The artifact file to load on `device`; RuntimeUnavailable naming the fix when it is missing or
         the device is not one this runtime runs on; BenchError for code no manifest vouches for."""

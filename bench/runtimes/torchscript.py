@@ -20,6 +20,9 @@ class TorchScriptRuntime(Runtime):
     name = "torchscript"
     export_format = "torchscript"
 
+    def preload(self) -> None:
+        import export.formats.torchscript  # noqa: F401 - torch.jit's own modules load with it
+
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
              trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
         from export.formats.torchscript import LOAD_RECIPE, load_torchscript

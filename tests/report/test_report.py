@@ -235,3 +235,25 @@ def test_json_survives_a_diverged_run():
     table = TableData("t", "t", (Column("loss", ".4f"), Column("acc", ".4f")), (row,))
     assert json.loads(render_text([table], "json"))["tables"][0]["rows"][0] == {
         "loss": "nan", "acc": {"mean": 0.5, "std": "inf", "n": 2}}
+
+
+def test_cpu_and_cuda_files_from_two_machines_are_shown_side_by_side(tmp_path):
+    """A CPU run from one machine and a CUDA run from another: one table, each machine named."""
+    from tests.report_fixtures import ENVIRONMENT
+
+    results = tmp_path / "results"
+    write_benchmark(results, "20261201T000000Z", [case("mnist-cnn", "eager", 64, 20.0),
+                                                  case("mnist-cnn", "torchscript", 64, 10.0)])
+    gpu_env = ENVIRONMENT | {"cpu": "Intel Xeon", "cuda": {"available": True, "gpus": ["NVIDIA H200"]}}
+    write_benchmark(results, "20261202T000000Z",
+                    [case("mnist-cnn", "eager", 64, 0.5, device="cuda"),
+                     case("mnist-cnn", "torchscript", 64, 0.4, device="cuda")], device="cuda",
+                    environment=gpu_env)
+    data = json.loads(_report(results, "--format", "json", "--dataset", "mnist"))
+    table = next(t for t in data["tables"] if t["key"] == "benchmark.cross_device")
+    rows = {r["runtime"]: r for r in table["rows"]}
+    assert rows["eager"]["p50 ms cpu"] == pytest.approx(20.0)
+    assert rows["eager"]["p50 ms cuda"] == pytest.approx(0.5)
+    assert rows["eager"]["cuda speedup vs cpu"] == pytest.approx(40.0)
+    assert rows["torchscript"]["cuda speedup vs cpu"] == pytest.approx(25.0)
+    assert "cpu: Test CPU, 2 threads" in table["notes"] and "cuda: NVIDIA H200" in table["notes"]

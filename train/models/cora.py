@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.nn import GCNConv, SAGEConv
 
 from train.data.registry import get_dataset
 from train.registry import CORA_NUM_FEATURES, ModelSpec, TensorSpec, register_model
@@ -33,6 +32,8 @@ class CoraGCN(nn.Module):
 
     def __init__(self, in_dim: int = CORA_NUM_FEATURES, hidden: int = 256,
                  num_classes: int = CORA_CLASSES, dropout: float = 0.5) -> None:
+        from torch_geometric.nn import GCNConv  # on use: PyG imports torch._dynamo (~1 s) for every process
+
         super().__init__()
         # cached=False: a cached normalisation is baked into exports for one graph only.
         self.conv1 = GCNConv(in_dim, hidden, cached=False)
@@ -49,6 +50,8 @@ class CoraSAGE(nn.Module):
 
     def __init__(self, in_dim: int = CORA_NUM_FEATURES, hidden: int = 256,
                  num_classes: int = CORA_CLASSES, dropout: float = 0.5) -> None:
+        from torch_geometric.nn import SAGEConv  # on use, as in CoraGCN
+
         super().__init__()
         self.conv1 = SAGEConv(in_dim, hidden, aggr="mean")
         self.conv2 = SAGEConv(hidden, num_classes, aggr="mean")
