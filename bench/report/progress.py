@@ -6,11 +6,12 @@ import time
 
 
 def _bars(console):
-    """A Rich progress display (description, bar, n/total, elapsed) on `console`."""
+    """A Rich progress display (description, bar, n/total, elapsed) on `console`; silent without a terminal,
+    where bars never refresh and would print once at the end, after the lines that replace them."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=False)
+                    console=console, transient=False, disable=not console.is_terminal)
 
 
 class RunProgress:
