@@ -71,6 +71,12 @@ def environment_warnings(before: RunResults, after: RunResults) -> list[str]:
     if warnings:
         warnings.append("absolute deltas compare machines, not code; "
                         "the ratio-to-eager columns stay meaningful")
+    # Settings that change what is computed or timed: a delta across them is not a regression.
+    for key in ("precision", "cudnn_benchmark", "include_transfer"):
+        value_a, value_b = before.config.get(key), after.config.get(key)
+        if value_a is not None and value_b is not None and value_a != value_b:
+            warnings.append(f"different {key}: {value_a!r} vs {value_b!r}; the runs measured different "
+                            "things")
     return warnings
 
 
