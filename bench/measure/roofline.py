@@ -20,6 +20,7 @@ class MatmulPeak:
     device: str
     dtype: str
     repeats: int
+    precision: str = "fp32"  # "tf32" when the matmul ran on CUDA with TF32 allowed (the run's policy)
 
 
 def measure_matmul_peak(device: str = "cpu", *, size: int = 2048, repeats: int = 10,
@@ -35,8 +36,9 @@ def measure_matmul_peak(device: str = "cpu", *, size: int = 2048, repeats: int =
     # One warm-up call: BLAS thread pool start, cuBLAS handle and heuristics. The best call is the peak.
     best = min(time_calls(lambda: torch.matmul(a, b, out=out), repeats=repeats, warmup=1, synchronize=sync))
     flops = 2.0 * size**3
+    tf32 = device.startswith("cuda") and dtype == torch.float32 and torch.backends.cuda.matmul.allow_tf32
     return MatmulPeak(flops / best / 1e9, size, torch.get_num_threads(), device,
-                      str(dtype).removeprefix("torch."), repeats)
+                      str(dtype).removeprefix("torch."), repeats, "tf32" if tf32 else "fp32")
 
 
 def percent_of_peak(flops: float, seconds: float, peak: MatmulPeak) -> tuple[float, float]:

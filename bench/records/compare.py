@@ -38,6 +38,9 @@ class Comparison:
         return [r for r in self.rows if r.regressed]
 
 
+NOT_RECORDED = "not recorded (torch's defaults)"
+
+
 def load_results(path: Path) -> RunResults:
     """A run file to compare (any schema version the reader migrates); BenchError otherwise."""
     return read_run(Path(path))
@@ -71,12 +74,19 @@ def environment_warnings(before: RunResults, after: RunResults) -> list[str]:
     if warnings:
         warnings.append("absolute deltas compare machines, not code; "
                         "the ratio-to-eager columns stay meaningful")
-    # Settings that change what is computed or timed: a delta across them is not a regression.
-    for key in ("precision", "cudnn_benchmark", "include_transfer"):
-        value_a, value_b = before.config.get(key), after.config.get(key)
-        if value_a is not None and value_b is not None and value_a != value_b:
-            warnings.append(f"different {key}: {value_a!r} vs {value_b!r}; the runs measured different "
-                            "things")
+    # Settings that change what is computed or timed: a delta across them may be the setting, not the code.
+    # TF32 and cuDNN autotuning exist on CUDA only; a file too old to record them ran torch's defaults.
+    cuda = any(str(run.config.get("device", "")).startswith("cuda") for run in (before, after))
+    keys = ("precision", "cudnn_benchmark", "include_transfer") if cuda else ("include_transfer",)
+    for key in keys:
+        value_a = before.config.get(key, NOT_RECORDED)
+        value_b = after.config.get(key, NOT_RECORDED)
+        if value_a != value_b:
+            warnings.append(f"different {key}: {value_a!r} vs {value_b!r}; a delta may be the setting, "
+                            "not the code")
+    for name, run in (("before", before), ("after", after)):
+        if run.interrupted:
+            warnings.append(f"the {name} run was interrupted (Ctrl-C): it holds only the cases that finished")
     return warnings
 
 

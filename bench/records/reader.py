@@ -36,12 +36,6 @@ class RunResults:
         return dict(self.data["bench"].get("config") or {})
 
     @property
-    def foreign_cpu_share(self) -> float | None:
-        """0-1: CPU time other processes took while the run was timing, when recorded."""
-        share = self.data["bench"].get("foreign_cpu_share")
-        return float(share) if isinstance(share, (int, float)) else None
-
-    @property
     def interrupted(self) -> bool:
         """True when the run was stopped (Ctrl-C) and holds only the cases that had finished."""
         return bool(self.data["bench"].get("interrupted"))
@@ -112,6 +106,7 @@ def migrate(data: dict[str, Any], version: int) -> dict[str, Any]:
         options_warmup = next((b.get("options", {}).get("warmup") for b in out.get("benchmarks", [])), None)
         if not config.get("warmup") and type(options_warmup) is int:
             config["warmup"] = options_warmup
+            suite["warmup_calls"] = options_warmup  # as version 2 records it
         if "exports" in suite:
             config["results_dir"] = str(Path(suite["exports"]).parent)
         section["config"] = config

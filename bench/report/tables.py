@@ -15,24 +15,6 @@ MIB = 2**20
 UNSTABLE_NOTE = "unstable: IQR/median {:.2f} > 0.10 after extra rounds"
 
 
-def format_count(n: float) -> str:
-    """1234567 -> '1.23 M' (k, M, G, T)."""
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n:.0f}"
-
-
-def format_bytes(n: int | None) -> str:
-    """412345 -> '402.7 KiB' (binary units); None -> '—'."""
-    if n is None:
-        return "—"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
-
-
 def memory_method_short(method: str) -> str:
     """A peak-memory method's name for a table cell: 'RSS', 'CUDA alloc', 'NVML' (the JSON keeps it whole)."""
     for key, short in (("VmHWM", "RSS"), ("RSS", "RSS"), ("allocator", "CUDA alloc"), ("NVML", "NVML")):
@@ -78,8 +60,8 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
     methods = sorted({r.peak_memory_method for r in rows if r.peak_memory_bytes is not None})
     lines = ["p50/p99 over pytest-benchmark rounds (a round's time ÷ its calls); throughput = batch ÷ p50; "
              "speedup = eager p50 ÷ this p50, same model, device and size, same run",
-             "GFLOP/s = counted FLOPs (matmul/conv) ÷ p50; % of peak: of the fp32 matmul peak measured in "
-             "the same run; IQR/median > 0.10 after extra rounds marks a row unstable",
+             "GFLOP/s = counted FLOPs (matmul/conv) ÷ p50; % of peak: of the matmul peak measured in the "
+             "same run under the same precision; IQR/median > 0.10 after extra rounds marks a row unstable",
              "parity: the row's output vs eager on the benchmarked inputs "
              "(pass: |diff| ≤ atol + rtol·|eager|)"]
     if methods:
@@ -87,8 +69,16 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
     elif rows:
         lines.append("peak memory: not recorded by these runs (--no-memory)")
     policies = sorted({_policy_text(r.extra["precision"]) for r in rows if r.extra.get("precision")})
-    if policies:
-        lines.append(f"precision: {'; '.join(policies)} (every runtime alike; parity tolerance follows)")
+    if len(policies) == 1:
+        lines.append(f"precision: {policies[0]} (every runtime alike; parity tolerance follows)")
+    elif policies:
+        lines.append(f"MIXED precision: rows come from runs under {' and '.join(policies)}; compare rows "
+                     "of one policy only")
+    transfer = sum(1 for r in rows if str(r.extra.get("timing_scope", "")).startswith("host"))
+    if transfer:
+        timed = len([r for r in rows if r.status == "ok"])
+        lines.append(f"timing: {transfer} of {timed} rows include host→device→host copies on every call "
+                     "(--include-transfer); the others have device-resident inputs")
     lines += [*notes, *sources_notes(rows)]
     return TableData(f"benchmark.{device}", f"Inference latency on {device}", RUN_COLUMNS, tuple(out),
                      tuple(lines), sections=True)
@@ -140,9 +130,9 @@ def sources_notes(rows: Sequence[ResultRow]) -> list[str]:
 
 def run_notes(threads: int, foreign_cpu_share: float, json_path: Path | None) -> list[str]:
     """What `bench run` adds under its own table: threads, contention, where the JSON went."""
-    return [f"{threads} CPU thread(s) for every runtime; other processes used {foreign_cpu_share:.0%} of "
-            "the CPUs while timing",
-            f"JSON: {json_path or 'none (nothing was timed)'}"]
+    lines = [f"{threads} CPU thread(s) for every runtime; other processes used {foreign_cpu_share:.0%} of "
+             "the CPUs while timing"]
+    return lines + ([] if json_path else ["JSON: none (nothing was timed)"])
 
 
 # --- bench compare ---------------------------------------------------------------------------------------

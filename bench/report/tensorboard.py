@@ -35,9 +35,8 @@ def run_name(json_path: Path, data: dict) -> str:
 
 def row_scalars(row) -> dict[str, float]:
     """Scalar name -> value of one measured row (latency in ms, throughput per s, memory in MiB)."""
-    r = row
-    values = {"p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "throughput_per_s": r.throughput_per_s,
-              "speedup_vs_eager": 1.0 if r.runtime == "eager" else r.speedup_vs_eager,
+    values = {"p50_ms": row.p50_ms, "p99_ms": row.p99_ms, "throughput_per_s": row.throughput_per_s,
+              "speedup_vs_eager": 1.0 if row.runtime == "eager" else row.speedup_vs_eager,
               "peak_memory_mib": None if row.peak_memory_bytes is None else row.peak_memory_bytes / MIB}
     return {k: float(v) for k, v in values.items() if v is not None}
 
@@ -60,9 +59,9 @@ def log_benchmark(json_path: Path, log_root: Path) -> Path:
         for row in rows:
             if row.status != "ok":
                 continue
-            r = row
             for name, value in row_scalars(row).items():
-                writer.add_scalar(f"{name}/{r.model}/{r.device}/{r.runtime}", value, global_step=r.batch)
+                tag = f"{name}/{row.model}/{row.device}/{row.runtime}"
+                writer.add_scalar(tag, value, global_step=row.batch)
         for device in sorted({row.device for row in rows}):
             table = run_table(rows, device)
             writer.add_text(f"results/{device}", to_markdown(table), global_step=0)

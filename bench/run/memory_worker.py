@@ -34,7 +34,7 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
     adapter = get_runtime(runtime)
     adapter.preload()  # the baseline is taken after every import the runtime needs
     if torch.device(device).type == "cuda":
-        torch.cuda.init()  # the CUDA context is the process's, not the model's
+        torch.cuda.mem_get_info(device)  # creates the CUDA context: the process's memory, not the model's
     with probe_for(device, adapter.cuda_memory) as probe:
         session = adapter.load(spec, model_dir, torch.device(device), threads, trust=trust,
                                precision=precision)

@@ -25,7 +25,7 @@ from bench.run.config import PROGRESS_ENV, RunConfig
 from train.fileio import write_json, write_text
 from train.registry import get_model
 
-_INTERRUPT_GRACE_S = 60.0  # after Ctrl-C, how long pytest may take to finish and write the JSON
+INTERRUPT_GRACE_S = 60.0  # after Ctrl-C, how long pytest may take to finish and write the JSON
 _POLL_S = 0.2  # how often the progress file is re-read while the suites run
 
 
@@ -209,7 +209,7 @@ def _interrupt(proc: subprocess.Popen) -> None:
     """SIGINT to pytest, wait for a clean finish; kill it if that takes too long or Ctrl-C comes again."""
     try:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=_INTERRUPT_GRACE_S)
+        proc.wait(timeout=INTERRUPT_GRACE_S)
     except BaseException:
         proc.kill()
         proc.wait()

@@ -56,8 +56,8 @@ class Session(ABC):
 class Runtime(ABC):
     """One way of executing a model (eager PyTorch, TorchScript, ONNX Runtime, ...).
 
-    A subclass states its facts as class attributes and registers itself with `@register_runtime`;
-    nothing else in the project branches on a runtime's name."""
+    A subclass states its facts as class attributes (and `unavailable_reason` for what must be installed)
+    and registers itself with `@register_runtime`; nothing else in the project branches on its name."""
 
     name: ClassVar[str]
     export_format: ClassVar[str | None]  # the export/formats entry that produces its artifact (None: weights)
@@ -80,15 +80,22 @@ class Runtime(ABC):
         `precision`: the run's policy; torch's process-wide flags are set by the caller (apply_to_torch),
         runtimes with their own settings (ONNX Runtime's provider options) apply it here."""
 
+    def unavailable_reason(self, device: str) -> str:
+        """Why this runtime cannot run on `device` with what is installed here ("" when it can)."""
+        kind = device.split(":")[0]
+        if kind not in self.devices:
+            return f"{self.name} does not run on {kind} (it runs on: {', '.join(self.devices)})"
+        return ""
+
     def preload(self) -> None:  # noqa: B027 - a hook: most runtimes need nothing beyond torch
         """Import what `load` needs, so a memory baseline taken afterwards excludes the import."""
 
     def artifact_path(self, model_dir: Path, device: torch.device, *, trust: bool = False) -> Path:
         """The artifact file to load on `device`; RuntimeUnavailable naming the fix when it is missing or
         the device is not one this runtime runs on; BenchError for code no manifest vouches for."""
-        if device.type not in self.devices:
-            raise RuntimeUnavailable(f"{self.name} does not run on {device.type} "
-                                     f"(it runs on: {', '.join(self.devices)})")
+        reason = Runtime.unavailable_reason(self, device.type)  # the device kind; load checks the rest
+        if reason:
+            raise RuntimeUnavailable(reason)
         path = Path(model_dir) / self.artifact
         if not path.is_file():
             raise RuntimeUnavailable(f"{self.name}: no {self.artifact} in {model_dir}; run `bench export`")

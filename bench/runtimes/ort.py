@@ -30,6 +30,18 @@ class OnnxRuntime(Runtime):
     export_format = "onnx"
     cuda_memory = "nvml"  # ORT's CUDA arena is invisible to torch's allocator
 
+    def unavailable_reason(self, device: str) -> str:
+        """Also "" only when the installed onnxruntime offers the device's execution provider (offered is
+        not yet loaded: `load` checks the session's providers too)."""
+        import onnxruntime as ort
+
+        reason = super().unavailable_reason(device)
+        wanted = _PROVIDER.get(device.split(":")[0])
+        if not reason and wanted not in ort.get_available_providers():
+            reason = (f"onnxruntime {ort.__version__}: {wanted} is not in this build "
+                      f"(available: {', '.join(ort.get_available_providers())})")
+        return reason
+
     def preload(self) -> None:
         import onnxruntime  # noqa: F401 - about 18 MiB resident: not the model's memory
 

@@ -116,3 +116,23 @@ def test_cli_exit_codes(tmp_path):
     missing = runner.invoke(app, ["compare", str(before), str(tmp_path / "nope.json")])
     assert missing.exit_code == 2
     assert "results file not found" in missing.output
+
+
+def test_a_cuda_file_that_predates_the_precision_policy_is_flagged():
+    before, after = copy.deepcopy(BEFORE), copy.deepcopy(BEFORE)
+    before["bench"] = {"schema_version": SCHEMA_VERSION, "config": {"device": "cuda"}}
+    after["bench"] = {"schema_version": SCHEMA_VERSION, "config": {"device": "cuda", "precision": "fp32",
+                                                                   "cudnn_benchmark": False}}
+    warnings = compare(before, after).warnings
+    assert any(w.startswith("different precision: \"not recorded (torch's defaults)\" vs 'fp32'")
+               for w in warnings), warnings
+    cpu_before, cpu_after = copy.deepcopy(before), copy.deepcopy(after)
+    cpu_before["bench"]["config"]["device"] = cpu_after["bench"]["config"]["device"] = "cpu"
+    assert not any("precision" in w for w in compare(cpu_before, cpu_after).warnings)  # no TF32 on a CPU
+
+
+def test_an_interrupted_run_is_flagged():
+    after = copy.deepcopy(BEFORE)
+    after["bench"] = {"schema_version": SCHEMA_VERSION, "interrupted": True}
+    assert "the after run was interrupted (Ctrl-C): it holds only the cases that finished" in \
+        compare(BEFORE, after).warnings

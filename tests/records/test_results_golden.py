@@ -87,6 +87,7 @@ def test_a_new_file_carries_every_schema1_field_with_the_same_type(new_run):
 def test_schema1_file_is_read_through_the_migration():
     run = read_run(SCHEMA1_FILE)
     assert run.read_version == 1 and run.data["bench"]["schema_version"] == SCHEMA_VERSION
+    assert run.data["bench"]["suite"]["warmup_calls"] == 2  # schema 1 wrote 0; the count is in the options
     assert [(r.model, r.runtime, r.batch, r.unit) for r in run.rows] == [
         ("mnist-mlp", "eager", 1, "samples"), ("mnist-mlp", "onnxruntime", 1, "samples"),
         ("mnist-mlp", "torchscript", 1, "samples"), ("cora-mlp", "eager", 2708, "nodes"),

@@ -71,3 +71,14 @@ def test_memory_method_short_names():
     cuda = "torch CUDA allocator peak (max_memory_allocated above baseline)"
     assert memory_method_short(cuda) == "CUDA alloc"
     assert memory_method_short("") == "?"
+
+
+def test_rows_of_different_precision_or_timing_scope_are_called_out():
+    data = _data()
+    data["benchmarks"][0]["extra_info"]["precision"] = {"precision": "fp32", "cudnn_benchmark": False}
+    data["benchmarks"][1]["extra_info"]["precision"] = {"precision": "tf32", "cudnn_benchmark": False}
+    data["benchmarks"][1]["extra_info"]["timing_scope"] = "host→device→host: CPU inputs copied in and out"
+    notes = run_table(parse_run(data).rows, "cpu").notes
+    assert any(n.startswith("MIXED precision: rows come from runs under fp32") for n in notes), notes
+    assert "timing: 1 of 2 rows include host→device→host copies on every call (--include-transfer); " \
+           "the others have device-resident inputs" in notes

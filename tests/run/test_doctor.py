@@ -38,9 +38,13 @@ def test_without_cuda_a_real_check_stops_with_one_line(tmp_path, monkeypatch):
 
 
 def test_onnxruntime_is_planned_on_cuda_only_with_its_cuda_provider(monkeypatch):
-    monkeypatch.setattr("bench.run.doctor._ort_has_cuda", lambda: False)
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert "onnxruntime" not in runtimes_for("cuda") and "onnxruntime" in runtimes_for("cpu")
-    monkeypatch.setattr("bench.run.doctor._ort_has_cuda", lambda: True)
+    assert runtimes_for("cuda") == ["eager", "torchscript"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     assert "onnxruntime" in runtimes_for("cuda")
 
 
@@ -89,3 +93,13 @@ def test_the_plan_follows_the_models_asked_for(tmp_path):
 def test_the_budget_must_be_finite_and_positive(tmp_path, budget):
     result = CliRunner().invoke(app, ["doctor", "--dry-run", "--out", str(tmp_path), "--budget", str(budget)])
     assert result.exit_code == 2 and "--budget must be a positive number of seconds" in result.output
+
+
+def test_a_relative_out_folder_is_where_the_user_stands(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["doctor", "--dry-run", "--no-tests", "--out", "check"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "check" / "doctor.json").read_text())
+    for step in summary["plan"]:  # the steps run in the source tree: every path they get is absolute
+        folder = step["command"][step["command"].index("--results-dir") + 1]
+        assert folder.startswith(str(tmp_path / "check"))

@@ -28,7 +28,7 @@ class DatasetSpec:
 
     name: str  # `bench train <name>`, results/training/<name>/
     title: str  # as the reports print it: "ESC-50"
-    kind: str  # one of KINDS: decides the training task and the benchmark input sizes
+    kind: str  # one of KINDS; a graph dataset's models must be graph models (register_model checks it)
     num_classes: int
     load: Callable[[TrainConfig, Path, bool], Splits | Data]  # (config, data dir, download) -> the splits
     report: str  # the course report it comes from ("000" ... "004")
