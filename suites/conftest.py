@@ -235,4 +235,5 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def _failure_line(report: pytest.TestReport) -> str:
     """The first line of the exception message, enough for a table cell."""
     crash = getattr(report.longrepr, "reprcrash", None)
-    return crash.message.splitlines()[0] if crash is not None else str(report.longrepr).splitlines()[-1]
+    line = crash.message.splitlines()[0] if crash is not None else str(report.longrepr).splitlines()[-1]
+    return line.removeprefix("Failed: ")  # pytest.fail's own prefix: the reason says it already

@@ -43,16 +43,20 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     inputs = suite.inputs(spec, case.size)
     if config.include_transfer:
         # Host→device→host every call: CPU inputs in, output copied back to the CPU (a synchronising copy).
-        def call() -> None:
-            session.run(inputs)
+        def call() -> object:
+            return session.run(inputs)
+
+        def fetch(output: object) -> object:
+            return output  # already on the CPU
         timing_scope = "host→device→host: CPU inputs copied in and output copied back on every call"
     else:
-        call = session.bind(inputs)
+        call, fetch = session.bind(inputs), session.fetch
         timing_scope = "device-resident inputs bound once; output left on the device; synchronised per call"
     size = f"{case.size} nodes" if case.is_graph else f"batch {case.size}"
-    checked_on = f"{size}, seed {config.seed}, on {session.details.device}"
+    checked_on = f"{size}, seed {config.seed}, on {session.details.device}, output of the timed call"
     atol, rtol = tolerance(config.precision)
-    parity = compare_outputs(suite.reference(spec, case.size), session.run(inputs),
+    # The very call that is timed is the one checked: one call's output, copied back untimed.
+    parity = compare_outputs(suite.reference(spec, case.size), fetch(call()),
                              atol=atol, rtol=rtol, checked_on=checked_on)
     benchmark.group = case.group
     key = RowKey(case.model, case.runtime, case.device, case.size)
@@ -75,3 +79,7 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
                                        artifacts.model_dir, config.threads, trust=config.trust,
                                        precision=config.policy)
         benchmark.extra_info.update(memory_info(figure))
+    if not parity.passed:
+        # After timing, so the row keeps its figures; a failed row gets no speedup, fails compare and the run.
+        pytest.fail(f"parity failed on {checked_on}: max abs {parity.max_abs:.3g} > atol {atol:g} + "
+                    f"rtol {rtol:g}·|eager|, argmax agreement {parity.argmax_agreement:.1%}", pytrace=False)

@@ -28,7 +28,12 @@ def compare(
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     print_tables([comparison_table(result)], fmt)
+    failed = [r for r in result.rows if r.failed]
+    slower = [r for r in result.regressions if not r.failed]
+    if slower:
+        err.print(f"{len(slower)} row(s) slower than {result.threshold_pct:g} % on {result.metric}",
+                  markup=False)
+    if failed:
+        err.print(f"{len(failed)} row(s) failed in {after} (e.g. parity)", markup=False, highlight=False)
     if result.regressions:
-        err.print(f"{len(result.regressions)} row(s) slower than {result.threshold_pct:g} % "
-                  f"on {result.metric}", markup=False)
         raise typer.Exit(1)

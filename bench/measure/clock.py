@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 Clock = Callable[[], float]  # seconds, monotonic
 Synchronizer = Callable[[], None]  # blocks until the device has finished all queued work
+T = TypeVar("T")
 
 
-def synchronized(fn: Callable[[], object], synchronize: Synchronizer) -> Callable[[], None]:
-    """Wrap `fn` so it returns only once the device is idle: a host clock around it then times real work."""
+def synchronized(fn: Callable[[], T], synchronize: Synchronizer) -> Callable[[], T]:
+    """Wrap `fn` so it returns (its result) only once the device is idle: a host clock around it then times
+    real work."""
 
-    def call() -> None:
-        fn()
+    def call() -> T:
+        result = fn()
         # GPU launches return before the kernels run; without this wait a clock sees only launch time.
         synchronize()
+        return result
 
     return call
 

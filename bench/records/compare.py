@@ -21,6 +21,7 @@ class ComparedRow:
     before_vs_eager: float | None
     after_vs_eager: float | None
     regressed: bool
+    failed: str = ""  # why the row failed in the candidate run (e.g. parity); a failure fails the comparison
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class Comparison:
 
     @property
     def regressions(self) -> list[ComparedRow]:
-        """Matched rows slower than the threshold."""
-        return [r for r in self.rows if r.regressed]
+        """Rows slower than the threshold, or failed in the candidate run."""
+        return [r for r in self.rows if r.regressed or r.failed]
 
 
 NOT_RECORDED = "not recorded (torch's defaults)"
@@ -98,14 +99,15 @@ def compare(before: RunResults, after: RunResults, *, metric: str = "p50",
     if threshold_pct < 0:
         raise BenchError(f"--fail-above must be >= 0 %, got {threshold_pct}")
     rows_a, rows_b = _by_key(before, metric), _by_key(after, metric)
+    failed = {row.key: row.reason or "failed" for row in after.rows if row.status == "failed"}
     compared = []
-    for key in list(rows_a) + [k for k in rows_b if k not in rows_a]:
+    for key in list(rows_a) + [k for k in [*rows_b, *failed] if k not in rows_a]:
         a, b = rows_a.get(key), rows_b.get(key)
         delta = (b - a) / a * 100.0 if a and b is not None else None
         compared.append(ComparedRow(
             key, a, b, delta, _vs_eager(rows_a, key) if key in rows_a else None,
             _vs_eager(rows_b, key) if key in rows_b else None,
-            regressed=delta is not None and delta > threshold_pct,
+            regressed=delta is not None and delta > threshold_pct, failed=failed.get(key, ""),
         ))
     return Comparison(metric, threshold_pct, compared, environment_warnings(before, after))
 

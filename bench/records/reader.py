@@ -131,9 +131,14 @@ def _rows(data: dict[str, Any], source: Path | None) -> list[ResultRow]:
             raise BenchError(f"benchmark {name!r} in {source} lacks extra_info {exc}") from None
         measured.append(ResultRow(*key, unit=info.get("unit", "samples"), status="ok", extra=info,
                                   source=source, foreign_cpu_share=share))
-    eager = {(r.model, r.device, r.batch): r.p50_ms for r in measured if r.runtime == "eager"}
-    rows = {r.key: _with_speedup(r, eager) for r in measured}
     outcomes = data["bench"].get("outcomes") or []
+    verdicts = {row_key(o): o for o in outcomes}
+    # A case timed and then failed (its output missed parity) keeps its figures, marked failed.
+    measured = [_failed(r, verdicts[r.key]) if verdicts.get(r.key, {}).get("status") == "failed" else r
+                for r in measured]
+    eager = {(r.model, r.device, r.batch): r.p50_ms for r in measured
+             if r.runtime == "eager" and r.status == "ok"}
+    rows = {r.key: _with_speedup(r, eager) if r.status == "ok" else r for r in measured}
     for outcome in outcomes:
         key = row_key(outcome)
         if outcome["status"] != "passed" or key not in rows:
@@ -143,6 +148,11 @@ def _rows(data: dict[str, Any], source: Path | None) -> list[ResultRow]:
                                            foreign_cpu_share=share))
     order = {row_key(o): i for i, o in enumerate(outcomes)}
     return sorted(rows.values(), key=lambda r: order.get(r.key, len(order)))
+
+
+def _failed(row: ResultRow, outcome: dict) -> ResultRow:
+    """A measured row whose case failed after timing: status failed, the reason, the figures kept."""
+    return replace(row, status="failed", reason=outcome.get("reason", ""))
 
 
 def _with_speedup(row: ResultRow, eager_p50: dict) -> ResultRow:

@@ -87,20 +87,22 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
 def _run_row(r: ResultRow) -> Row:
     """One row of the run table: figures for a measured case, the status and its reason otherwise."""
     head = (r.model, r.runtime, r.batch, r.unit)
-    if r.status != "ok":
+    if r.status != "ok" and r.p50_ms is None:  # never timed: the status and its reason
         cells = head + (r.status,) + (None,) * (len(RUN_COLUMNS) - 5)
         return Row(cells, f"{r.status}: {r.reason}", style="yellow" if r.status == "skipped" else "red")
     eager = r.runtime == "eager"
     parity = "reference" if eager else {True: "pass", False: "FAIL"}.get(r.parity_passed)
     peak = r.peak_memory_bytes
     cells: tuple[Cell, ...] = head + (
-        r.p50_ms, r.p99_ms, r.throughput_per_s, 1.0 if eager else r.speedup_vs_eager,
+        r.p50_ms, r.p99_ms, r.throughput_per_s, 1.0 if eager and r.status == "ok" else r.speedup_vs_eager,
         r.gflops_achieved, r.pct_of_peak, None if peak is None else peak / MIB,
         memory_method_short(r.peak_memory_method) if peak is not None else None,
         r.iqr_over_median, parity, None if eager else r.parity_max_abs,
         None if r.artifact_bytes is None else r.artifact_bytes / MIB)
     note, style = "", ""
-    if r.parity_passed is False:
+    if r.status == "failed":  # timed, then failed (its output missed parity): figures kept, no speedup
+        note, style = f"failed: {r.reason}", "red"
+    elif r.parity_passed is False:
         note, style = "parity FAILED: outputs differ from eager beyond tolerance", "red"
     elif r.unstable:
         note = UNSTABLE_NOTE.format(r.iqr_over_median or 0.0)
@@ -146,6 +148,10 @@ def comparison_table(result) -> TableData:
                Column("÷ eager after", ".2f"), Column("verdict", align="left"))
     rows = []
     for r in result.rows:
+        if r.failed:
+            figures = (r.before_ms, r.after_ms, r.delta_pct, r.before_vs_eager, r.after_vs_eager)
+            rows.append(Row((*r.key, *figures, "FAILED"), f"failed in after: {r.failed}", style="red"))
+            continue
         if r.before_ms is None and r.after_ms is not None:
             verdict, style = "only in after", ""
         elif r.after_ms is None and r.before_ms is not None:

@@ -45,8 +45,13 @@ class Session(ABC):
     details: RuntimeDetails
 
     @abstractmethod
-    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], None]:
-        """Move `inputs` to the device once; the callable runs one inference and returns when it is done."""
+    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], object]:
+        """Move `inputs` to the device once; the callable runs one inference and returns when it is done,
+        with its output where the runtime left it (device memory: copying it back is not timed)."""
+
+    @abstractmethod
+    def fetch(self, output: object) -> torch.Tensor:
+        """The logits of a bound call's `output`, copied to the CPU (the parity check of the timed call)."""
 
     @abstractmethod
     def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:

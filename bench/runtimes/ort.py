@@ -135,14 +135,17 @@ class OrtCpuSession(Session):
         self._output = [session.get_outputs()[0].name]
         self.details = details
 
-    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], None]:
+    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], object]:
         feeds = _feeds(self._session, inputs)
         session, output = self._session, self._output
 
-        def infer() -> None:
-            session.run(output, feeds)
+        def infer() -> list:
+            return session.run(output, feeds)
 
         return infer
+
+    def fetch(self, output: object) -> torch.Tensor:
+        return torch.from_numpy(output[0])
 
     def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.from_numpy(self._session.run(self._output, _feeds(self._session, inputs))[0])
@@ -168,14 +171,18 @@ class OrtCudaSession(Session):
         binding.synchronize_inputs()
         return binding
 
-    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], None]:
+    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], object]:
         binding = self._binding(inputs)
         session = self._session
 
-        def infer() -> None:
+        def infer() -> ort.IOBinding:
             session.run_with_iobinding(binding)
+            return binding  # its output stays on the GPU; fetch copies it back, untimed
 
         return synchronized(infer, binding.synchronize_outputs)
+
+    def fetch(self, output: object) -> torch.Tensor:
+        return torch.from_numpy(output.copy_outputs_to_cpu()[0])
 
     def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         binding = self._binding(inputs)

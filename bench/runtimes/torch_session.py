@@ -40,16 +40,19 @@ class TorchSession(Session):
         self._sync()
         return moved
 
-    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], None]:
-        """Inputs moved once; each call is one forward pass, synchronised on CUDA."""
+    def bind(self, inputs: Sequence[torch.Tensor]) -> Callable[[], object]:
+        """Inputs moved once; each call is one forward pass, synchronised on CUDA, its output returned."""
         bound = self._to_device(inputs)
         module = self._module
 
         @torch.inference_mode()
-        def forward() -> None:
-            module(*bound)
+        def forward() -> object:
+            return module(*bound)
 
         return synchronized(forward, self._sync)
+
+    def fetch(self, output: object) -> torch.Tensor:
+        return _first_tensor(output).detach().cpu()
 
     def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """One forward pass; output on CPU."""

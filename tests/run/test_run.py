@@ -189,3 +189,40 @@ def test_runner_on_cuda_records_cuda_providers(mnist_mlp_results):
     assert by_runtime["onnxruntime"]["providers"][0] == "CUDAExecutionProvider"
     assert all(info["runtime_device"].startswith("cuda") for info in by_runtime.values())
     assert all(r.status == "ok" for r in outcome.rows)
+
+
+def test_a_row_whose_timed_output_misses_parity_fails_keeps_its_figures_and_fails_the_run(mnist_mlp_results,
+                                                                                        tmp_path):
+    """An ONNX file of other weights, vouched for by the manifest: its row is timed, then failed."""
+    from export.pipeline import export_model
+    from export.util import sha256_file
+    from train.registry import get_model
+
+    results = tmp_path / "results"
+    shutil.copytree(mnist_mlp_results / "exports", results / "exports")
+    other = tmp_path / "other"
+    export_model(get_model("mnist-mlp"), other, formats=["onnx"], seed=99, fresh_process=False)
+    model_dir = results / "exports" / "mnist-mlp"
+    shutil.copyfile(other / "mnist-mlp" / "model.onnx", model_dir / "model.onnx")
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest["formats"]["onnx"]["sha256"] = sha256_file(model_dir / "model.onnx")  # current: no re-export
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+
+    args = ["run", "--models", "mnist-mlp", "--batch-sizes", "1", "--runtimes", "eager,onnxruntime",
+            "--results-dir", str(results), *FAST_CLI, "--format", "json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output  # a failed row fails the run
+    (saved,) = (results / "benchmarks").glob("*.json")
+    rows = {r.runtime: r for r in read_run(saved).rows}
+    ort = rows["onnxruntime"]
+    assert ort.status == "failed" and ort.reason.startswith("parity failed on batch 1, seed 0, on cpu")
+    assert ort.p50_ms > 0 and ort.speedup_vs_eager is None and ort.parity_passed is False
+    assert rows["eager"].status == "ok"
+    # And bench compare counts it as a failure against a run where it passed.
+    clean = tmp_path / "clean"
+    shutil.copytree(mnist_mlp_results / "exports", clean / "exports")
+    ok = CliRunner().invoke(app, [*args[:7], "--results-dir", str(clean), *FAST_CLI])
+    assert ok.exit_code == 0, ok.output
+    (good,) = (clean / "benchmarks").glob("*.json")
+    compared = CliRunner().invoke(app, ["compare", str(good), str(saved), "--fail-above", "100000%"])
+    assert compared.exit_code == 1 and "FAILED" in compared.output
