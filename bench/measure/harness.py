@@ -6,12 +6,13 @@ Shared by suites/test_latency.py and the fidelity test, so the test checks the p
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.measure.clock import Clock
-from bench.measure.stability import extend_until_stable, warm_until_stable
+from bench.measure.stability import Warmup, extend_until_stable, warm_until_stable
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,9 @@ class Timed:
 
 def time_call(benchmark, call: Callable[[], object], *, fixed_warmup: int, budget_s: float,
               benchmark_warmup: bool, clock: Clock = time.perf_counter) -> Timed | None:
-    """Warm `call` up (`fixed_warmup` calls, fewer past `budget_s`; then until stable), time it with
-    `benchmark`, extend noisy samples within `budget_s`; None when the fixture timed nothing
+    """Warm `call` up (`fixed_warmup` calls, fewer past `budget_s`; then until stable; none at all when
+    `fixed_warmup` is 0), time it with `benchmark`, extend noisy samples within `budget_s` (garbage
+    collector off, as pytest-benchmark runs its rounds); None when the fixture timed nothing
     (--benchmark-disable). `call` returns once the device is idle, so pytest-benchmark's host clock
     around it times the work, not the launch."""
     # First calls pay for kernel selection, allocation and JIT profiling: never time them. The fixed count
@@ -37,11 +39,15 @@ def time_call(benchmark, call: Callable[[], object], *, fixed_warmup: int, budge
     while fixed < fixed_warmup and (fixed == 0 or clock() - started < budget_s):
         call()
         fixed += 1
-    # A fixed count is too few for some runtimes: keep going until call times settle (bounded).
-    settled = warm_until_stable(call, budget_s=budget_s, clock=clock)
-    warmup = (f"{fixed} untimed calls, then {settled.calls} more until the median of the last 5 "
-              f"moved < 5 %" if settled.settled else f"{fixed} untimed calls, then {settled.calls} "
-              f"more (times not settled within {budget_s:g} s)")
+    if fixed_warmup == 0:  # --warmup 0 asks for none: the first calls are timed, cold
+        settled = Warmup(0, False, 0.0)
+        warmup = "none (--warmup 0)"
+    else:
+        # A fixed count is too few for some runtimes: keep going until call times settle (bounded).
+        settled = warm_until_stable(call, budget_s=budget_s, clock=clock)
+        warmup = (f"{fixed} untimed calls, then {settled.calls} more until the median of the last 5 "
+                  f"moved < 5 %" if settled.settled else f"{fixed} untimed calls, then {settled.calls} "
+                  f"more (times not settled within {budget_s:g} s)")
     if benchmark_warmup:
         warmup += "; then pytest-benchmark's own warm-up"
     benchmark(call)
@@ -56,6 +62,13 @@ def time_call(benchmark, call: Callable[[], object], *, fixed_warmup: int, budge
             call()
         return (clock() - start) / iterations
 
-    # Appended to pytest-benchmark's own samples, so the JSON's stats and our p50 agree.
-    extra = extend_until_stable(take_round, samples, budget_s=budget_s, clock=clock)
+    # Appended to pytest-benchmark's own samples, so the JSON's stats and our p50 agree; with the garbage
+    # collector off, as `bench run` has pytest-benchmark time its rounds (--benchmark-disable-gc).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        extra = extend_until_stable(take_round, samples, budget_s=budget_s, clock=clock)
+    finally:
+        if collecting:
+            gc.enable()
     return Timed(samples, iterations, extra, warmup, settled.settled)

@@ -121,11 +121,35 @@ def test_harness_never_times_warmup_and_syncs_before_every_clock_read():
 
 
 def test_harness_adds_rounds_to_a_noisy_row_through_the_same_synchronised_call():
-    gpu = FakeGpu([1.0] * 10 + [1.0, 3.0, 1.0, 3.0, 1.0] + [1.0] * 50)  # noisy timed rounds, then steady
+    gpu = FakeGpu([1.0] * 11 + [1.0, 3.0, 1.0, 3.0, 1.0] + [1.0] * 50)  # noisy timed rounds, then steady
+    call = synchronized(gpu.launch, gpu.synchronize)
+    timed = time_call(FakeBenchmark(gpu.clock, rounds=5), call, fixed_warmup=1, budget_s=1e6,
+                      benchmark_warmup=False, clock=gpu.clock)
+    assert timed.extra_rounds == 5 and timed.samples == [1.0, 3.0, 1.0, 3.0, 1.0] + [1.0] * 5
+
+
+def test_warmup_zero_times_the_very_first_call():
+    gpu = FakeGpu([9.0] + [1.0] * 20)  # a cold first call
     call = synchronized(gpu.launch, gpu.synchronize)
     timed = time_call(FakeBenchmark(gpu.clock, rounds=5), call, fixed_warmup=0, budget_s=1e6,
                       benchmark_warmup=False, clock=gpu.clock)
-    assert timed.extra_rounds == 5 and timed.samples == [1.0, 3.0, 1.0, 3.0, 1.0] + [1.0] * 5
+    assert timed.samples[0] == 9.0 and timed.warmup == "none (--warmup 0)"
+
+
+def test_extra_rounds_run_with_the_garbage_collector_off(monkeypatch):
+    import gc
+
+    seen = []
+    gpu = FakeGpu([1.0] * 11 + [1.0, 3.0, 1.0, 3.0, 1.0] + [1.0] * 50)
+
+    def launch() -> None:
+        seen.append(gc.isenabled())
+        gpu.launch()
+
+    bench = FakeBenchmark(gpu.clock, rounds=5)
+    timed = time_call(bench, synchronized(launch, gpu.synchronize), fixed_warmup=1, budget_s=1e6,
+                      benchmark_warmup=False, clock=gpu.clock)
+    assert timed.extra_rounds == 5 and seen[-5:] == [False] * 5 and gc.isenabled()
 
 
 def test_harness_cuts_the_fixed_warmup_short_for_a_slow_call():
