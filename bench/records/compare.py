@@ -48,8 +48,8 @@ def load_results(path: Path) -> RunResults:
 
 
 def _by_key(run: RunResults, metric: str) -> dict[RowKey, float | None]:
-    """Every measured row's metric (ms), by key."""
-    return {row.key: row.metric_ms(metric) for row in run.rows if row.status == "ok"}
+    """Every measured row's metric (ms), by key; None where the row has too few rounds for it."""
+    return {row.key: row.backed_ms(metric) for row in run.rows if row.status == "ok"}
 
 
 def _vs_eager(rows: dict[RowKey, float | None], key: RowKey) -> float | None:

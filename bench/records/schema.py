@@ -25,6 +25,9 @@ READABLE_VERSIONS = (1, 2)
 
 MS = 1e3  # seconds -> milliseconds
 LATENCY_METRICS = ("p50", "p90", "p99", "mean", "min")  # each stored as `<name>_ms`; higher is worse
+# Rounds a percentile needs before it means anything: with 5 rounds "p99" is the maximum. Below these the
+# tables show no figure (the JSON keeps the computed value beside `rounds`).
+MIN_ROUNDS = {"p90": 20, "p99": 100}
 
 
 class RowKey(NamedTuple):
@@ -151,6 +154,13 @@ class ResultRow:
         value = self.extra.get(f"{metric}_ms")
         return float(value) if isinstance(value, (int, float)) else None
 
+    def backed_ms(self, metric: str) -> float | None:
+        """`metric_ms`, or None when the row has fewer rounds than the percentile needs (MIN_ROUNDS)."""
+        need = MIN_ROUNDS.get(metric)
+        if need is not None and (self.rounds or 0) < need:
+            return None
+        return self.metric_ms(metric)
+
     @property
     def parity_passed(self) -> bool | None:
         return (self.extra.get("parity") or {}).get("passed")
@@ -161,6 +171,7 @@ class ResultRow:
 
     p50_ms = _ExtraField("p50_ms", float)
     p99_ms = _ExtraField("p99_ms", float)
+    rounds = _ExtraField("rounds", int)
     throughput_per_s = _ExtraField("throughput_per_s", float)
     artifact_bytes = _ExtraField("artifact_bytes", int)
     threads = _ExtraField("threads", int)

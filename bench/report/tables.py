@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.records.schema import ResultRow
+from bench.records.schema import MIN_ROUNDS, ResultRow
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, TableData
 from train.registry import ModelSpec, get_model
 
@@ -36,7 +36,7 @@ def run_command(models: Sequence[str], device: str, runtimes: Sequence[str] = ()
 
 RUN_COLUMNS = (
     Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
-    Column("unit", align="left"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
+    Column("unit", align="left"), Column("rounds"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
     Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f"), Column("GFLOP/s", ".1f"),
     Column("% of peak", ".1f"), Column("peak MiB", ".1f"), Column("memory", align="left"),
     Column("IQR/median", ".2f"), Column("parity", align="left"), Column("max abs diff", ".1e"),
@@ -55,11 +55,11 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
     for model in models:
         if model not in timed:
             unit = "nodes" if get_model(model).is_graph else "samples"
-            cells = (model, "all", None, unit, NOT_RUN) + (None,) * (len(RUN_COLUMNS) - 5)
+            cells = (model, "all", None, unit, None, NOT_RUN) + (None,) * (len(RUN_COLUMNS) - 6)
             out.append(Row(cells, f"benchmark: {run_command([model], device)}"))
     methods = sorted({r.peak_memory_method for r in rows if r.peak_memory_bytes is not None})
-    lines = ["p50/p99 over pytest-benchmark rounds (a round's time ÷ its calls); throughput = batch ÷ p50; "
-             "speedup = eager p50 ÷ this p50, same model, device and size, same run",
+    lines = ["p50/p99 over the rows' rounds (a round's time ÷ its calls); p99 shown from 100 rounds on; "
+             "throughput = batch ÷ p50; speedup = eager p50 ÷ this p50, same model, device, size and run",
              "GFLOP/s = counted FLOPs (matmul/conv) ÷ p50; % of peak: of the matmul peak measured in the "
              "same run under the same precision; IQR/median > 0.10 after extra rounds marks a row unstable",
              "parity: the row's output vs eager on the benchmarked inputs "
@@ -88,13 +88,14 @@ def _run_row(r: ResultRow) -> Row:
     """One row of the run table: figures for a measured case, the status and its reason otherwise."""
     head = (r.model, r.runtime, r.batch, r.unit)
     if r.status != "ok" and r.p50_ms is None:  # never timed: the status and its reason
-        cells = head + (r.status,) + (None,) * (len(RUN_COLUMNS) - 5)
+        cells = head + (None, r.status) + (None,) * (len(RUN_COLUMNS) - 6)
         return Row(cells, f"{r.status}: {r.reason}", style="yellow" if r.status == "skipped" else "red")
     eager = r.runtime == "eager"
     parity = "reference" if eager else {True: "pass", False: "FAIL"}.get(r.parity_passed)
     peak = r.peak_memory_bytes
     cells: tuple[Cell, ...] = head + (
-        r.p50_ms, r.p99_ms, r.throughput_per_s, 1.0 if eager and r.status == "ok" else r.speedup_vs_eager,
+        r.rounds, r.p50_ms, r.backed_ms("p99"), r.throughput_per_s,
+        1.0 if eager and r.status == "ok" else r.speedup_vs_eager,
         r.gflops_achieved, r.pct_of_peak, None if peak is None else peak / MIB,
         memory_method_short(r.peak_memory_method) if peak is not None else None,
         r.iqr_over_median, parity, None if eager else r.parity_max_abs,
@@ -106,6 +107,9 @@ def _run_row(r: ResultRow) -> Row:
         note, style = "parity FAILED: outputs differ from eager beyond tolerance", "red"
     elif r.unstable:
         note = UNSTABLE_NOTE.format(r.iqr_over_median or 0.0)
+    if r.p99_ms is not None and r.backed_ms("p99") is None:
+        few = f"p99 needs ≥ {MIN_ROUNDS['p99']} rounds, this row had {r.rounds} (--min-rounds, --max-time)"
+        note = f"{note}; {few}" if note else few
     return Row(cells, note, style)
 
 

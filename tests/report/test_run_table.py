@@ -39,7 +39,10 @@ def test_cells_hold_the_figures_and_notes_say_why(table):
     assert eager["memory"] == "RSS" and ort["memory"] == "NVML"
     assert eager["speedup vs eager"] == 1.0 and ort["speedup vs eager"] == pytest.approx(2.0)
     assert eager["parity"] == "reference" and ort["parity"] == "pass" and ort["max abs diff"] == 1e-6
-    assert table.rows[0].note.startswith("unstable: IQR/median 0.30") and table.rows[1].note == ""
+    assert table.rows[0].note.startswith("unstable: IQR/median 0.30")
+    # Ten rounds back no p99: no figure, and the note says what to raise.
+    assert eager["rounds"] == 10 and eager["p99 ms"] is None
+    assert table.rows[1].note == "p99 needs ≥ 100 rounds, this row had 10 (--min-rounds, --max-time)"
     assert skipped["p50 ms"] == "skipped" and table.rows[2].note == "skipped: torchscript: no model.ts"
     assert table.rows[2].style == "yellow"
 
@@ -63,7 +66,8 @@ def test_a_parity_failure_is_marked_failed_in_red():
     data = _data()
     data["benchmarks"][1]["extra_info"]["parity"]["passed"] = False
     table = run_table(parse_run(data).rows, "cpu")
-    assert table.rows[1].cells[13] == "FAIL" and table.rows[1].style == "red"
+    cells = dict(zip([c.name for c in table.columns], table.rows[1].cells, strict=True))
+    assert cells["parity"] == "FAIL" and table.rows[1].style == "red"
     assert table.rows[1].note.startswith("parity FAILED")
 
 
@@ -82,3 +86,13 @@ def test_rows_of_different_precision_or_timing_scope_are_called_out():
     assert any(n.startswith("MIXED precision: rows come from runs under fp32") for n in notes), notes
     assert "timing: 1 of 2 rows include host→device→host copies on every call (--include-transfer); " \
            "the others have device-resident inputs" in notes
+
+
+def test_p99_is_shown_once_enough_rounds_back_it():
+    data = _data()
+    entry = data["benchmarks"][1]
+    entry["stats"]["data"] = [0.005] * 120
+    entry["extra_info"]["rounds"] = 120
+    rows = parse_run(data).rows
+    assert rows[1].backed_ms("p99") == rows[1].p99_ms and rows[0].backed_ms("p99") is None
+    assert rows[0].backed_ms("p50") == rows[0].p50_ms  # a median needs no more than the rounds there are
