@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,13 +17,25 @@ from bench.measure.devices import resolve_device
 from bench.measure.environment import collect_environment
 from bench.measure.flops import count_flops
 from bench.measure.roofline import MatmulPeak, measure_matmul_peak
-from bench.records.schema import SCHEMA_VERSION, rescale_to_peak
+from bench.records.schema import SCHEMA_VERSION, paired_info, rescale_to_peak
 from bench.run.artifacts import ModelArtifacts, ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
 from bench.run.selection import Case
-from bench.runtimes import get_runtime
+from bench.runtimes import Runtime, RuntimeUnavailable, Session, get_runtime
 from train.fileio import write_text
 from train.registry import ModelSpec
+
+TRANSFER_SCOPE = "host→device→host: CPU inputs copied in and output copied back on every call"
+RESIDENT_SCOPE = "device-resident inputs bound once; output left on the device; synchronised per call"
+
+
+@dataclass(frozen=True)
+class TimedCall:
+    """The callable a row times, how to bring its output to the CPU for parity, and what it covers."""
+
+    call: Callable[[], object]
+    fetch: Callable[[object], torch.Tensor]
+    scope: str
 
 
 @dataclass
@@ -60,6 +72,25 @@ class SuiteState:
                                                 self.config.threads, precision=self.config.policy)
             self._references[key] = session.run(self.inputs(spec, size))
         return self._references[key]
+
+    def load(self, spec: ModelSpec, runtime: Runtime) -> Session:
+        """`runtime`'s session of `spec` on the run's device; RuntimeUnavailable (the test skips, saying why)
+        when its export failed or it cannot run here. Never a substitute."""
+        artifacts = self.artifacts(spec)
+        reason = artifacts.unavailable_reason(runtime.export_format)
+        if reason:
+            raise RuntimeUnavailable(f"{runtime.name}: {reason}")
+        config = self.config
+        return runtime.load(spec, artifacts.model_dir, self.device, config.threads, trust=config.trust,
+                            precision=config.policy)
+
+    def timed_call(self, session: Session, inputs: tuple[torch.Tensor, ...]) -> TimedCall:
+        """What is timed for `session`: the bound call (device-resident inputs) or, with include_transfer,
+        a host→device→host round trip; how to fetch its output; the scope, in words."""
+        if self.config.include_transfer:
+            # CPU inputs in, output copied back to the CPU (a synchronising copy), on every call.
+            return TimedCall(lambda: session.run(inputs), lambda output: output, TRANSFER_SCOPE)
+        return TimedCall(session.bind(inputs), session.fetch, RESIDENT_SCOPE)
 
     def flops(self, spec: ModelSpec, size: int) -> int:
         """FLOPs of one forward pass at `size` (matmul/conv only), counted once per case."""
@@ -106,9 +137,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    config = metafunc.config.stash[_STATE].config
     if "case" in metafunc.fixturenames:
-        cases = metafunc.config.stash[_STATE].config.cases()
+        cases = config.cases()
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+    if "paired_case" in metafunc.fixturenames:
+        paired = config.paired_cases()
+        metafunc.parametrize("paired_case", paired, ids=[c.id for c in paired])
+
+
+@pytest.fixture(scope="session")
+def record_paired(request: pytest.FixtureRequest) -> Callable[[dict], None]:
+    """Keep a paired result for the JSON (each row's extra_info.paired, and bench.paired)."""
+    recorder = request.config.pluginmanager.get_plugin("bench-outcome-recorder")
+    return recorder.paired.append
 
 
 @pytest.fixture(scope="session")
@@ -153,6 +195,7 @@ class OutcomeRecorder:
         self.outcomes: dict[str, tuple[str, str]] = {}  # nodeid -> (status, reason)
         self.lines: list[str] = []
         self.matmul_peak: dict | None = None  # set by the matmul_peak fixture
+        self.paired: list[dict] = []  # one entry per runtime of each paired case (suites/test_paired.py)
 
     def emit(self, event: dict) -> None:
         """Add a JSON line to the progress file (rewritten atomically: a reader never sees half a line)."""
@@ -208,10 +251,16 @@ class OutcomeRecorder:
                       "stability_budget_s": suite.stability_budget_s},
             "config": suite.to_dict(),
             "matmul_peak": self.matmul_peak,
+            "paired": self.paired,
         }
-        if self.matmul_peak:
-            for entry in output_json.get("benchmarks", []):
-                rescale_to_peak(entry.get("extra_info") or {}, self.matmul_peak["gflops"])
+        paired = {(p["model"], p["runtime"], p["device"], p["batch"]): p for p in self.paired}
+        for entry in output_json.get("benchmarks", []):
+            info = entry.get("extra_info") or {}
+            if self.matmul_peak:
+                rescale_to_peak(info, self.matmul_peak["gflops"])
+            found = paired.get(tuple(info.get(k) for k in ("model", "runtime", "device", "batch")))
+            if found is not None:
+                info["paired"] = paired_info(found)
 
     def pytest_benchmark_update_machine_info(self, machine_info: dict) -> None:
         """The hardware/software block `bench compare` checks before trusting deltas."""

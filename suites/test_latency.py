@@ -31,27 +31,14 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     config = suite.config
     spec, runtime = get_model(case.model), get_runtime(case.runtime)
     artifacts = suite.artifacts(spec)
-    reason = artifacts.unavailable_reason(runtime.export_format)
-    if reason:
-        pytest.skip(f"{runtime.name}: {reason}")
     try:
-        session = runtime.load(spec, artifacts.model_dir, suite.device, config.threads, trust=config.trust,
-                               precision=config.policy)
+        session = suite.load(spec, runtime)
     except RuntimeUnavailable as exc:
         pytest.skip(str(exc))
 
     inputs = suite.inputs(spec, case.size)
-    if config.include_transfer:
-        # Host→device→host every call: CPU inputs in, output copied back to the CPU (a synchronising copy).
-        def call() -> object:
-            return session.run(inputs)
-
-        def fetch(output: object) -> object:
-            return output  # already on the CPU
-        timing_scope = "host→device→host: CPU inputs copied in and output copied back on every call"
-    else:
-        call, fetch = session.bind(inputs), session.fetch
-        timing_scope = "device-resident inputs bound once; output left on the device; synchronised per call"
+    timed_call = suite.timed_call(session, inputs)
+    call, fetch, timing_scope = timed_call.call, timed_call.fetch, timed_call.scope
     size = f"{case.size} nodes" if case.is_graph else f"batch {case.size}"
     checked_on = f"{size}, seed {config.seed}, on {session.details.device}, output of the timed call"
     atol, rtol = tolerance(config.precision)

@@ -104,6 +104,13 @@ def rescale_to_peak(extra_info: dict, peak_gflops: float) -> None:
         extra_info["matmul_peak_gflops"] = peak_gflops
 
 
+def paired_info(result: dict) -> dict[str, object]:
+    """extra_info.paired of a row: its speedup over eager from interleaved rounds (measure.paired), the
+    95 % interval and how many rounds back it."""
+    keep = ("reference", "rounds", "calls_per_round", "speedup", "ci_low", "ci_high", "confidence")
+    return {k: result[k] for k in keep if k in result}
+
+
 def memory_info(figure: dict) -> dict[str, int | str]:
     """extra_info peak-memory fields from a bench.run.memory_worker figure (bytes above baseline, method)."""
     info = {"peak_memory_bytes": figure["peak_bytes"], "peak_memory_method": figure["method"],
@@ -160,6 +167,20 @@ class ResultRow:
         if need is not None and (self.rounds or 0) < need:
             return None
         return self.metric_ms(metric)
+
+    @property
+    def paired_speedup(self) -> float | None:
+        """Speedup over eager from interleaved rounds (None when the run timed no pairs)."""
+        value = (self.extra.get("paired") or {}).get("speedup")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def paired_interval(self) -> tuple[float, float] | None:
+        """(low, high) 95 % interval of the paired speedup, when there is one."""
+        paired = self.extra.get("paired") or {}
+        if not isinstance(paired.get("ci_low"), (int, float)):
+            return None
+        return float(paired["ci_low"]), float(paired["ci_high"])
 
     @property
     def parity_passed(self) -> bool | None:

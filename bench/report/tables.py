@@ -37,7 +37,8 @@ def run_command(models: Sequence[str], device: str, runtimes: Sequence[str] = ()
 RUN_COLUMNS = (
     Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
     Column("unit", align="left"), Column("rounds"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
-    Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f"), Column("GFLOP/s", ".1f"),
+    Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f"), Column("95 % CI", align="left"),
+    Column("GFLOP/s", ".1f"),
     Column("% of peak", ".1f"), Column("peak MiB", ".1f"), Column("memory", align="left"),
     Column("IQR/median", ".2f"), Column("parity", align="left"), Column("max abs diff", ".1e"),
     Column("size MiB", ".2f"),
@@ -58,8 +59,12 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
             cells = (model, "all", None, unit, None, NOT_RUN) + (None,) * (len(RUN_COLUMNS) - 6)
             out.append(Row(cells, f"benchmark: {run_command([model], device)}"))
     methods = sorted({r.peak_memory_method for r in rows if r.peak_memory_bytes is not None})
+    paired = any(r.paired_speedup is not None for r in rows)
+    speedup = ("speedup: eager ÷ this runtime in interleaved rounds (geometric mean of per-round ratios, "
+               "95 % bootstrap CI) where paired, else eager p50 ÷ this p50" if paired else
+               "speedup = eager p50 ÷ this p50, same model, device, size and run")
     lines = ["p50/p99 over the rows' rounds (a round's time ÷ its calls); p99 shown from 100 rounds on; "
-             "throughput = batch ÷ p50; speedup = eager p50 ÷ this p50, same model, device, size and run",
+             f"throughput = batch ÷ p50; {speedup}",
              "GFLOP/s = counted FLOPs (matmul/conv) ÷ p50; % of peak: of the matmul peak measured in the "
              "same run under the same precision; IQR/median > 0.10 after extra rounds marks a row unstable",
              "parity: the row's output vs eager on the benchmarked inputs "
@@ -94,8 +99,7 @@ def _run_row(r: ResultRow) -> Row:
     parity = "reference" if eager else {True: "pass", False: "FAIL"}.get(r.parity_passed)
     peak = r.peak_memory_bytes
     cells: tuple[Cell, ...] = head + (
-        r.rounds, r.p50_ms, r.backed_ms("p99"), r.throughput_per_s,
-        1.0 if eager and r.status == "ok" else r.speedup_vs_eager,
+        r.rounds, r.p50_ms, r.backed_ms("p99"), r.throughput_per_s, *_speedup_cells(r),
         r.gflops_achieved, r.pct_of_peak, None if peak is None else peak / MIB,
         memory_method_short(r.peak_memory_method) if peak is not None else None,
         r.iqr_over_median, parity, None if eager else r.parity_max_abs,
@@ -118,6 +122,18 @@ def _policy_text(policy: dict) -> str:
     tf32 = "TF32 on" if policy.get("precision") == "tf32" else "TF32 off"
     tuning = "on" if policy.get("cudnn_benchmark") else "off"
     return f"{policy.get('precision')} ({tf32}), cuDNN autotuning {tuning}"
+
+
+def _speedup_cells(r: ResultRow) -> tuple[Cell, Cell]:
+    """(speedup vs eager, its 95 % interval): paired rounds when the run timed them, else the p50 ratio."""
+    if r.runtime == "eager":
+        return (1.0 if r.status == "ok" else None), None
+    if r.status != "ok":
+        return None, None
+    interval = r.paired_interval
+    if r.paired_speedup is not None and interval is not None:
+        return r.paired_speedup, f"{interval[0]:.2f}–{interval[1]:.2f}"
+    return r.speedup_vs_eager, None
 
 
 def sources_notes(rows: Sequence[ResultRow]) -> list[str]:

@@ -20,7 +20,9 @@ from bench.measure.precision import PRECISIONS, PrecisionPolicy
 from bench.run.selection import (
     DEFAULT_BATCH_SIZES,
     Case,
+    PairedCase,
     build_cases,
+    build_paired_cases,
     parse_batch_sizes,
     parse_models,
     parse_runtimes,
@@ -54,6 +56,7 @@ class RunConfig:
     trust: bool = False  # load TorchScript files no manifest of ours vouches for (they are code)
     precision: str = "fp32"  # fp32: TF32 off for every runtime; tf32: on for every one (measure.precision)
     cudnn_benchmark: bool = False  # cuDNN autotuning for every runtime (torch benchmark / ORT EXHAUSTIVE)
+    paired: bool = True  # also time each case's runtimes in interleaved rounds: paired speedups with a CI
     reuse_exports: bool = False  # take the exports as they are (`bench run` exports before the suite starts)
 
     def __post_init__(self) -> None:
@@ -132,6 +135,10 @@ class RunConfig:
     def cases(self) -> list[Case]:
         """Every case this run covers, in the order they run."""
         return build_cases(self.models, self.runtimes, self.device, self.batch_sizes)
+
+    def paired_cases(self) -> list[PairedCase]:
+        """The model × size groups timed in interleaved rounds (none with --no-paired)."""
+        return build_paired_cases(self.cases()) if self.paired else []
 
     @property
     def exports_dir(self) -> Path:

@@ -153,8 +153,8 @@ def pytest_command(config: RunConfig, json_path: Path, config_file: Path) -> lis
     """The pytest-benchmark invocation for `config`, saved at `config_file` (absolute paths: it runs in a
     scratch directory). pytest-benchmark's own options come from the same config."""
     return [
-        sys.executable, "-m", "pytest", str(suites_dir()),
-        "--benchmark-only", f"--benchmark-json={json_path}",
+        # No --benchmark-only: the paired test times with its own clock, not the benchmark fixture.
+        sys.executable, "-m", "pytest", str(suites_dir()), f"--benchmark-json={json_path}",
         # pytest-benchmark's warm-up after the suite's own (measure.harness): its calibration calls untimed.
         f"--benchmark-warmup={'on' if config.warmup else 'off'}",
         f"--benchmark-warmup-iterations={max(config.warmup, 1)}",

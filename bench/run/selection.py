@@ -38,6 +38,22 @@ class Case:
         return f"{self.model}|{self.device}|{self.size}"
 
 
+@dataclass(frozen=True)
+class PairedCase:
+    """One model × size whose runtimes are timed together, in interleaved rounds, against eager."""
+
+    model: str
+    device: str
+    size: int
+    is_graph: bool
+    runtimes: tuple[str, ...]  # eager first
+
+    @property
+    def id(self) -> str:
+        """pytest id, e.g. `mnist-mlp-cpu-b64`."""
+        return f"{self.model}-{self.device}-{'n' if self.is_graph else 'b'}{self.size}"
+
+
 def split_list(text: str | None) -> list[str]:
     """'a, b,,c' -> ['a', 'b', 'c']; None or '' -> []."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]
@@ -85,6 +101,16 @@ def build_cases(
             for runtime in runtimes:
                 cases.append(Case(model, runtime, device, size, spec.is_graph))
     return cases
+
+
+def build_paired_cases(cases: Iterable[Case]) -> list[PairedCase]:
+    """One PairedCase per model × device × size that has eager and at least one other runtime."""
+    groups: dict[tuple[str, str, int, bool], list[str]] = {}
+    for case in cases:
+        groups.setdefault((case.model, case.device, case.size, case.is_graph), []).append(case.runtime)
+    return [PairedCase(model, device, size, is_graph, ("eager", *[r for r in runtimes if r != "eager"]))
+            for (model, device, size, is_graph), runtimes in groups.items()
+            if "eager" in runtimes and len(runtimes) > 1]
 
 
 def _unique(items: Iterable) -> list:

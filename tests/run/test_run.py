@@ -31,8 +31,9 @@ def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results
 
     assert re.fullmatch(r"\d{8}T\d{6}Z_cpu\.json", outcome.json_path.name)
     assert outcome.json_path.parent == mnist_mlp_results / "benchmarks"
-    assert [(e.kind, e.total) for e in events if e.kind == "collected"] == [("collected", 3)]
-    assert sorted(e.status for e in events if e.kind == "finished") == ["passed"] * 3
+    # Three rows and one paired test (the three runtimes in interleaved rounds).
+    assert [(e.kind, e.total) for e in events if e.kind == "collected"] == [("collected", 4)]
+    assert sorted(e.status for e in events if e.kind == "finished") == ["passed"] * 4
     rows = {r.runtime: r for r in outcome.rows}
     assert sorted(rows) == ["eager", "onnxruntime", "torchscript"]
     for row in rows.values():
@@ -64,6 +65,14 @@ def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results
         assert extra["p50_ms"] == pytest.approx(bench_row["stats"]["median"] * 1e3)  # extra rounds counted
         assert len(bench_row["stats"]["data"]) == extra["rounds"]
     assert rows["eager"].peak_memory_bytes > 0 and rows["eager"].pct_of_peak > 0
+    # Paired speedups: every runtime against eager over the same interleaved rounds, with an interval.
+    paired = {p["runtime"]: p for p in data["bench"]["paired"]}
+    assert sorted(paired) == ["onnxruntime", "torchscript"]
+    for name, result in paired.items():
+        assert result["rounds"] >= 2 and result["ci_low"] <= result["speedup"] <= result["ci_high"]
+        assert rows[name].paired_speedup == pytest.approx(result["speedup"])
+        assert len(result["ratios"]) == result["rounds"]
+    assert rows["eager"].paired_speedup is None
     assert 0 <= outcome.foreign_cpu_share <= 1
 
     compare = shutil.which("pytest-benchmark", path=str(Path(sys.executable).parent))
@@ -98,8 +107,11 @@ def test_suite_skips_a_runtime_whose_export_failed_and_says_why(mnist_mlp_result
     assert rows[1].reason == "onnxruntime: export failed: made up for this test"
     assert "skipped: onnxruntime: export failed" in _render(to_rich(run_table(rows, "cpu")))
     events = [json.loads(line) for line in progress.read_text().splitlines()]
-    assert [e["event"] for e in events] == ["collected", "finished", "finished"]
+    assert [e["event"] for e in events] == ["collected", "finished", "finished", "finished"]
     assert events[2]["status"] == "skipped" and events[2]["runtime"] == "onnxruntime"
+    # With one runtime left there is nothing to pair, and the paired test says so.
+    assert events[3]["status"] == "skipped" and "test_paired" in events[3]["nodeid"]
+    assert events[3]["reason"].startswith("fewer than two runtimes load: onnxruntime (onnxruntime: export")
 
 
 def _render(table) -> str:
@@ -113,7 +125,7 @@ def _render(table) -> str:
 def test_cli_run_prints_one_table_and_saves_json(mnist_mlp_results):
     args = ["run", "--models", "mnist-mlp", "--batch-sizes", "1", "--runtimes", "eager,onnxruntime",
             "--results-dir", str(mnist_mlp_results), *FAST_CLI]
-    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "320"})
     assert result.exit_code == 0, result.output
     assert "Inference latency on cpu" in result.output
     assert re.search(r"mnist-mlp\s+│\s+onnxruntime\s+│\s+1\s+│", result.output)

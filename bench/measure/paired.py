@@ -1,0 +1,85 @@
+"""Paired timing: the runtimes of one case timed in interleaved rounds, and the speedup with its confidence.
+
+Rows timed one after another, minutes apart, put any drift of the machine (a neighbour's job, a clock
+change, thermal state) into "speedup vs eager". Here every round times each runtime back to back (in an
+order rotated each round), so drift hits both sides of a round alike; the speedup is the geometric mean of
+the per-round ratios, with a 95 % bootstrap interval over rounds. Numbers in, numbers out; never prints.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bench.measure.clock import Clock
+
+ROUND_TARGET_S = 0.01  # a round of each runtime lasts about this long: sub-ms calls are repeated
+CONFIDENCE = 0.95
+RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class PairedSpeedup:
+    """A runtime against the reference over the same rounds: speedup (reference time ÷ this time) and its
+    95 % bootstrap interval; the per-round ratios it came from."""
+
+    runtime: str
+    reference: str
+    rounds: int
+    speedup: float
+    ci_low: float
+    ci_high: float
+    ratios: tuple[float, ...]
+
+    def as_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {"runtime": self.runtime, "reference": self.reference, "rounds": self.rounds,
+                "speedup": self.speedup, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                "confidence": CONFIDENCE, "ratios": list(self.ratios)}
+
+
+def calls_per_round(single_call_s: Mapping[str, float], target_s: float = ROUND_TARGET_S) -> dict[str, int]:
+    """How many calls each runtime makes per round so that its part lasts about `target_s` (at least 1)."""
+    return {name: max(1, math.ceil(target_s / max(seconds, 1e-9))) for name, seconds in single_call_s.items()}
+
+
+def interleaved_rounds(calls: Mapping[str, Callable[[], object]], repeat: Mapping[str, int], *,
+                       min_rounds: int, budget_s: float, clock: Clock = time.perf_counter,
+                       max_rounds: int = 1000) -> dict[str, list[float]]:
+    """Seconds per call of each runtime in each round. Every round runs every runtime `repeat[name]` times
+    back to back, the order rotated by one each round; rounds continue until at least `min_rounds` are
+    done and `budget_s` has passed (at most `max_rounds`). Each call returns once the device is idle."""
+    if min_rounds < 2 or budget_s < 0:
+        raise ValueError(f"need min_rounds >= 2 and budget_s >= 0, got {min_rounds}, {budget_s}")
+    names = list(calls)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    started = clock()
+    rounds = 0
+    while rounds < max_rounds and (rounds < min_rounds or clock() - started < budget_s):
+        shift = rounds % len(names)
+        for name in names[shift:] + names[:shift]:
+            call, n = calls[name], repeat[name]
+            begin = clock()
+            for _ in range(n):
+                call()
+            times[name].append((clock() - begin) / n)
+        rounds += 1
+    return times
+
+
+def paired_speedup(reference_s: list[float], runtime_s: list[float], *, runtime: str, reference: str,
+                   resamples: int = RESAMPLES, seed: int = 0) -> PairedSpeedup:
+    """Geometric mean of per-round ratios reference ÷ runtime, with a percentile bootstrap interval over
+    rounds (seeded: the same rounds give the same interval)."""
+    if len(reference_s) != len(runtime_s) or len(reference_s) < 2:
+        raise ValueError("paired rounds need two equally long series of at least 2 rounds")
+    logs = [math.log(r / t) for r, t in zip(reference_s, runtime_s, strict=True)]
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(logs, k=len(logs))) / len(logs) for _ in range(resamples))
+    tail = (1 - CONFIDENCE) / 2
+    low, high = means[int(tail * resamples)], means[min(resamples - 1, int((1 - tail) * resamples))]
+    return PairedSpeedup(runtime, reference, len(logs), math.exp(sum(logs) / len(logs)), math.exp(low),
+                         math.exp(high), tuple(math.exp(v) for v in logs))

@@ -1,0 +1,55 @@
+"""Paired speedups: every runtime of one model × size timed in interleaved rounds against eager.
+
+Rows timed one after another put machine drift into their ratio; here each round times every runtime
+back to back (bench.measure.paired), and each runtime's speedup over eager is the geometric mean of the
+per-round ratios with a 95 % bootstrap interval. It runs after every row (this file sorts after
+test_latency.py), loads the runtimes the rows could load, and records into the JSON's rows.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import pytest
+
+from bench.measure.paired import calls_per_round, interleaved_rounds, paired_speedup
+from bench.measure.stability import warm_until_stable
+from bench.run.selection import PairedCase
+from bench.runtimes import RuntimeUnavailable, get_runtime
+from train.registry import get_model
+
+
+def test_paired(paired_case: PairedCase, suite, record_paired) -> None:
+    config, spec = suite.config, get_model(paired_case.model)
+    inputs = suite.inputs(spec, paired_case.size)
+    calls, skipped = {}, []
+    for name in paired_case.runtimes:
+        try:
+            calls[name] = suite.timed_call(suite.load(spec, get_runtime(name)), inputs).call
+        except RuntimeUnavailable as exc:
+            skipped.append(f"{name} ({exc})")
+    if "eager" not in calls or len(calls) < 2:
+        pytest.skip(f"fewer than two runtimes load: {', '.join(skipped) or 'eager missing'}")
+    single = {}
+    for name, call in calls.items():
+        for _ in range(max(config.warmup, 1)):  # warm-up, as each row had: never timed
+            call()
+        settled = warm_until_stable(call, budget_s=config.stability_budget_s)
+        single[name] = settled.seconds / max(settled.calls, 1)
+    repeat = calls_per_round(single)
+    collecting = gc.isenabled()
+    gc.disable()  # as in every row's rounds: a collection inside one runtime's turn is noise
+    try:
+        times = interleaved_rounds(calls, repeat, min_rounds=max(config.min_rounds, 2),
+                                   budget_s=config.max_time_s, clock=time.perf_counter)
+    finally:
+        if collecting:
+            gc.enable()
+    for name in calls:
+        if name == "eager":
+            continue
+        result = paired_speedup(times["eager"], times[name], runtime=name, reference="eager")
+        record_paired({"model": paired_case.model, "device": paired_case.device, "batch": paired_case.size,
+                       "calls_per_round": {name: repeat[name], "eager": repeat["eager"]},
+                       **result.as_dict()})
