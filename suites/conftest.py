@@ -16,7 +16,8 @@ from bench.errors import BenchError
 from bench.measure.devices import resolve_device
 from bench.measure.environment import collect_environment
 from bench.measure.flops import count_flops
-from bench.measure.roofline import MatmulPeak, measure_matmul_peak
+from bench.measure.hardware import cpu_peak, cuda_peak
+from bench.measure.roofline import MatmulPeak, best_gemm
 from bench.records.schema import SCHEMA_VERSION, paired_info, rescale_to_peak
 from bench.run.artifacts import ModelArtifacts, ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
@@ -93,10 +94,11 @@ class SuiteState:
         return TimedCall(session.bind(inputs), session.fetch, RESIDENT_SCOPE)
 
     def flops(self, spec: ModelSpec, size: int) -> int:
-        """FLOPs of one forward pass at `size` (matmul/conv only), counted once per case."""
+        """FLOPs of one forward pass at `size` (matmul/conv only) of the architecture that was exported
+        (a checkpoint trained with other channels has other FLOPs), counted once per case."""
         key = (spec.name, size)
         if key not in self._flops:
-            self._flops[key] = count_flops(spec, size)
+            self._flops[key] = count_flops(spec, size, self.artifacts(spec).model_kwargs)
         return self._flops[key]
 
 
@@ -160,6 +162,19 @@ def suite(request: pytest.FixtureRequest) -> SuiteState:
 
 
 @pytest.fixture(scope="session")
+def hardware_peak(request: pytest.FixtureRequest) -> float | None:
+    """The theoretical fp32 peak (GFLOP/s) of the run's device and threads; None under TF32 (tensor cores
+    are not counted there) or when an input is unknown. Recorded with its inputs in bench.hardware_peak."""
+    state = request.config.stash[_STATE]
+    device = state.device
+    peak = cuda_peak(device.index or 0) if device.type == "cuda" else cpu_peak(state.config.threads)
+    recorder = request.config.pluginmanager.get_plugin("bench-outcome-recorder")
+    if recorder is not None:
+        recorder.hardware_peak = peak.as_dict()
+    return None if state.config.policy.tf32 and device.type == "cuda" else peak.gflops
+
+
+@pytest.fixture(scope="session")
 def matmul_peak(request: pytest.FixtureRequest) -> Iterator[MatmulPeak]:
     """The machine's fp32 matmul peak on the run's device with the run's threads, measured before the first
     case and again after the last; the better of the two is recorded in the JSON (machine_info.bench and
@@ -167,10 +182,11 @@ def matmul_peak(request: pytest.FixtureRequest) -> Iterator[MatmulPeak]:
     moment of contention during one measurement cannot inflate every row's share."""
     state = request.config.stash[_STATE]
 
+    # Big enough to reach the BLAS's sustained rate, small enough to cost a few seconds in all.
+    sizes = (4096, 8192) if state.device.type == "cuda" else (512, 1024)
+
     def measure() -> MatmulPeak:
-        # Big enough to reach the BLAS's sustained rate, small enough to cost about a second per measurement.
-        return measure_matmul_peak(str(state.device), size=4096 if state.device.type == "cuda" else 1024,
-                                   repeats=20, threads=state.config.threads)
+        return max(best_gemm(str(state.device), state.config.threads, sizes), key=lambda peak: peak.gflops)
 
     first = measure()
     yield first
@@ -178,8 +194,11 @@ def matmul_peak(request: pytest.FixtureRequest) -> Iterator[MatmulPeak]:
     best = max(first, last, key=lambda peak: peak.gflops)
     recorder = request.config.pluginmanager.get_plugin("bench-outcome-recorder")
     if recorder is not None:
-        recorder.matmul_peak = asdict(best) | {"measured_gflops": [first.gflops, last.gflops],
-                                               "taken": "best of before the first case and after the last"}
+        recorder.matmul_peak = asdict(best) | {
+            "measured_gflops": [first.gflops, last.gflops],
+            "taken": f"best of torch at sizes {', '.join(map(str, sizes))}"
+                     + ("" if state.device.type == "cuda" else " and ONNX Runtime's MatMul")
+                     + ", before the first case and after the last"}
 
 
 # --- side channel for `bench run`: progress lines and the outcome of every case ---------------------------
@@ -195,6 +214,7 @@ class OutcomeRecorder:
         self.outcomes: dict[str, tuple[str, str]] = {}  # nodeid -> (status, reason)
         self.lines: list[str] = []
         self.matmul_peak: dict | None = None  # set by the matmul_peak fixture
+        self.hardware_peak: dict | None = None  # set by the hardware_peak fixture
         self.paired: list[dict] = []  # one entry per runtime of each paired case (suites/test_paired.py)
 
     def emit(self, event: dict) -> None:
@@ -251,6 +271,7 @@ class OutcomeRecorder:
                       "stability_budget_s": suite.stability_budget_s},
             "config": suite.to_dict(),
             "matmul_peak": self.matmul_peak,
+            "hardware_peak": self.hardware_peak,
             "paired": self.paired,
         }
         paired = {(p["model"], p["runtime"], p["device"], p["batch"]): p for p in self.paired}

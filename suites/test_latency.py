@@ -25,7 +25,8 @@ from bench.runtimes import RuntimeUnavailable, get_runtime
 from train.registry import get_model
 
 
-def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.FixtureRequest) -> None:
+def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
+                 request: pytest.FixtureRequest) -> None:
     from export.parity import compare_outputs, tolerance
 
     config = suite.config
@@ -60,7 +61,7 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, request: pytest.Fixt
     benchmark.extra_info.update(warmup_info(timed.warmup, timed.warmup_settled))
     benchmark.extra_info.update(stability_info(timed.samples, timed.extra_rounds))
     flops = suite.flops(spec, case.size)
-    benchmark.extra_info.update(roofline_info(flops, info["p50_ms"] / 1e3, matmul_peak))
+    benchmark.extra_info.update(roofline_info(flops, info["p50_ms"] / 1e3, matmul_peak, hardware_peak))
     if config.memory:
         figure = measure_in_subprocess(case.model, case.runtime, str(suite.device), case.size,
                                        artifacts.model_dir, config.threads, trust=config.trust,

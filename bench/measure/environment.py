@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import torch
 
+from bench.measure.hardware import cpu_peak, cuda_peak
 from bench.measure.precision import torch_flags
 
 _PACKAGES = ("torch", "torchvision", "torchaudio", "torch_geometric", "onnx", "onnxruntime-gpu",
@@ -86,6 +87,14 @@ def git_commit(repo: Path | None = None) -> str | None:
     return sha + ("+dirty" if dirty else "")
 
 
+def hardware_peaks(threads: int) -> dict[str, object]:
+    """Theoretical fp32 peaks, with their inputs: the CPU with `threads` threads, and each visible GPU."""
+    peaks: dict[str, object] = {"cpu": cpu_peak(threads).as_dict()}
+    if torch.cuda.is_available():
+        peaks["cuda"] = [cuda_peak(i).as_dict() for i in range(torch.cuda.device_count())]
+    return peaks
+
+
 def collect_environment(threads: int | None = None) -> dict[str, object]:
     """Everything above as one JSON-ready dict; `threads` is the intra-op thread count used."""
     memory = psutil.virtual_memory()
@@ -101,5 +110,6 @@ def collect_environment(threads: int | None = None) -> dict[str, object]:
         "onnxruntime_providers_available": onnxruntime_providers(),
         "cuda": cuda_info(),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "hardware_peak": hardware_peaks(threads if threads is not None else torch.get_num_threads()),
         "git_commit": git_commit(),
     }

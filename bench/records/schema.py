@@ -90,11 +90,17 @@ def stability_info(samples_s: Sequence[float], extra_rounds: int) -> dict[str, f
     return {"iqr_over_median": ratio, "unstable": ratio > UNSTABLE_IQR, "extra_rounds": extra_rounds}
 
 
-def roofline_info(flops: int, p50_s: float, peak: MatmulPeak) -> dict[str, float | int]:
-    """extra_info roofline fields: FLOPs per call, GFLOP/s achieved at p50, % of the run's matmul peak."""
+def roofline_info(flops: int, p50_s: float, peak: MatmulPeak,
+                  hardware_gflops: float | None = None) -> dict[str, float | int | None]:
+    """extra_info roofline fields: FLOPs per call, GFLOP/s achieved at p50, % of the run's best measured
+    GEMM (`pct_of_peak`) and, when the hardware's theoretical fp32 peak is known, % of that."""
     achieved, pct = percent_of_peak(flops, p50_s, peak)
-    return {"flops": flops, "gflops_achieved": achieved, "pct_of_peak": pct,
-            "matmul_peak_gflops": peak.gflops}
+    info: dict[str, float | int | None] = {"flops": flops, "gflops_achieved": achieved, "pct_of_peak": pct,
+                                           "matmul_peak_gflops": peak.gflops}
+    if hardware_gflops:
+        info |= {"hardware_peak_gflops": hardware_gflops,
+                 "pct_of_hardware_peak": 100.0 * achieved / hardware_gflops}
+    return info
 
 
 def rescale_to_peak(extra_info: dict, peak_gflops: float) -> None:
@@ -200,6 +206,7 @@ class ResultRow:
     peak_memory_bytes = _ExtraField("peak_memory_bytes", int)
     peak_memory_method = _ExtraField("peak_memory_method", str, default="")
     gflops_achieved = _ExtraField("gflops_achieved", float)
-    pct_of_peak = _ExtraField("pct_of_peak", float)
+    pct_of_peak = _ExtraField("pct_of_peak", float)  # of the run's best measured GEMM
+    pct_of_hardware_peak = _ExtraField("pct_of_hardware_peak", float)  # of the theoretical fp32 peak
     unstable = _ExtraField("unstable", bool)
     iqr_over_median = _ExtraField("iqr_over_median", float)

@@ -38,8 +38,8 @@ RUN_COLUMNS = (
     Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
     Column("unit", align="left"), Column("rounds"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
     Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f"), Column("95 % CI", align="left"),
-    Column("GFLOP/s", ".1f"),
-    Column("% of peak", ".1f"), Column("peak MiB", ".1f"), Column("memory", align="left"),
+    Column("GFLOP/s", ".1f"), Column("% of GEMM", ".1f"), Column("% of hw", ".1f"), Column("peak MiB", ".1f"),
+    Column("memory", align="left"),
     Column("IQR/median", ".2f"), Column("parity", align="left"), Column("max abs diff", ".1e"),
     Column("size MiB", ".2f"),
 )
@@ -65,8 +65,10 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
                "speedup = eager p50 ÷ this p50, same model, device, size and run")
     lines = ["p50/p99 over the rows' rounds (a round's time ÷ its calls); p99 shown from 100 rounds on; "
              f"throughput = batch ÷ p50; {speedup}",
-             "GFLOP/s = counted FLOPs (matmul/conv) ÷ p50; % of peak: of the matmul peak measured in the "
-             "same run under the same precision; IQR/median > 0.10 after extra rounds marks a row unstable",
+             "GFLOP/s = counted FLOPs (matmul/conv) ÷ p50; % of GEMM: of the best GEMM measured in the same "
+             "run and precision (torch, and ONNX Runtime on the CPU); % of hw: of the theoretical fp32 peak "
+             "(bench env shows its inputs; above 100 % the clock it assumed is below the real one)",
+             "IQR/median > 0.10 after extra rounds marks a row unstable",
              "parity: the row's output vs eager on the benchmarked inputs "
              "(pass: |diff| ≤ atol + rtol·|eager|)"]
     if methods:
@@ -100,7 +102,7 @@ def _run_row(r: ResultRow) -> Row:
     peak = r.peak_memory_bytes
     cells: tuple[Cell, ...] = head + (
         r.rounds, r.p50_ms, r.backed_ms("p99"), r.throughput_per_s, *_speedup_cells(r),
-        r.gflops_achieved, r.pct_of_peak, None if peak is None else peak / MIB,
+        r.gflops_achieved, r.pct_of_peak, r.pct_of_hardware_peak, None if peak is None else peak / MIB,
         memory_method_short(r.peak_memory_method) if peak is not None else None,
         r.iqr_over_median, parity, None if eager else r.parity_max_abs,
         None if r.artifact_bytes is None else r.artifact_bytes / MIB)
@@ -242,8 +244,19 @@ def environment_rows(environment: dict[str, Any]) -> list[tuple[str, str]]:
                  f"driver {cuda.get('driver', 'n/a')}"),
         ("GPU", gpu),
         ("ONNX Runtime providers", ", ".join(environment.get("onnxruntime_providers_available", []))),
+        *_peak_rows(environment.get("hardware_peak") or {}),
         ("git commit", str(environment.get("git_commit"))),
     ]
+
+
+def _peak_rows(peaks: dict[str, Any]) -> list[tuple[str, str]]:
+    """The theoretical fp32 peaks and every input behind them, one row per device."""
+    rows = []
+    for peak in [peaks["cpu"]] * ("cpu" in peaks) + list(peaks.get("cuda") or []):
+        figure = "unknown" if peak.get("gflops") is None else f"{peak['gflops']:,.1f} GFLOP/s"
+        inputs = ", ".join(f"{k} {v}" for k, v in (peak.get("inputs") or {}).items())
+        rows.append((f"fp32 peak, theoretical ({peak.get('device')})", f"{figure} from {inputs}"))
+    return rows
 
 
 def environment_table(environment: dict[str, Any], where: str = "this machine") -> TableData:

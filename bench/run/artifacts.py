@@ -16,6 +16,7 @@ class ModelArtifacts:
     model_dir: Path
     weights: str  # the manifest's source: "checkpoint <path>" or "untrained, seed <n>"
     failed: dict[str, str] = field(default_factory=dict)  # export format -> reason
+    model_kwargs: dict = field(default_factory=dict)  # the architecture the weights were exported with
 
     def unavailable_reason(self, export_format: str | None) -> str | None:
         """Why the artifact of `export_format` cannot be benchmarked; None when it can (None: weights)."""
@@ -57,4 +58,5 @@ def read_artifacts(spec: ModelSpec, model_dir: Path) -> ModelArtifacts:
             failed[fmt] = f"{fmt} not exported (absent from {model_dir}/manifest.json)"
         elif not entry.get("ok", False):
             failed[fmt] = entry.get("reason") or f"{fmt} export failed"
-    return ModelArtifacts(spec.name, Path(model_dir), str(manifest.get("source", "unknown")), failed)
+    return ModelArtifacts(spec.name, Path(model_dir), str(manifest.get("source", "unknown")), failed,
+                          dict(manifest.get("model_kwargs") or {}))

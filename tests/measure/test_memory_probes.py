@@ -42,9 +42,16 @@ def test_cuda_allocator_probe_sees_a_known_allocation():
     assert probe.figure.reserved_bytes >= n_bytes
 
 
-def test_matmul_peak_and_percent_of_peak():
-    peak = measure_matmul_peak(size=256, repeats=3, threads=1)
-    assert peak.gflops > 0 and peak.threads == 1 and peak.dtype == "float32"
+def test_the_run_measures_torch_at_each_size_and_onnxruntime_on_the_cpu():
+    from bench.measure.roofline import best_gemm
+
+    peaks = best_gemm("cpu", 1, (64, 128), repeats=2)
+    assert [(p.engine, p.size, p.threads, p.precision) for p in peaks] == [
+        ("torch", 64, 1, "fp32"), ("torch", 128, 1, "fp32"), ("onnxruntime", 128, 1, "fp32")]
+    assert measure_matmul_peak(size=64, repeats=2, threads=1).engine == "torch"
+
+
+def test_percent_of_peak_arithmetic():
     fake = MatmulPeak(gflops=100.0, size=1, threads=1, device="cpu", dtype="float32", repeats=1)
     achieved, pct = percent_of_peak(flops=2e9, seconds=0.04, peak=fake)
     assert achieved == pytest.approx(50.0)
@@ -64,3 +71,26 @@ def test_worker_process_sees_activation_memory_grow_with_batch(tmp_path):
     first_activation = 256 * 32 * 26 * 26 * 4
     assert large["peak_bytes"] - small["peak_bytes"] >= first_activation
     assert large["method"] == small["method"] and "VmHWM" in large["method"]
+
+
+def test_flops_match_a_hand_count_and_follow_the_exported_architecture():
+    from bench.measure.flops import count_flops
+    from train.registry import get_model
+
+    # mnist-cnn at batch 1, 2 FLOPs per multiply-add, biases not counted:
+    # conv1 26·26·32·9·1, conv2 24·24·64·9·32, fc1 9216·128, fc2 128·10 multiply-adds.
+    hand = 2 * (26 * 26 * 32 * 9 + 24 * 24 * 64 * 9 * 32 + 9216 * 128 + 128 * 10)
+    assert hand == 23_984_896 and count_flops(get_model("mnist-cnn"), 1) == hand
+    esc = get_model("esc50-cnn")
+    assert count_flops(esc, 1, {"kernel_size": 3}) < count_flops(esc, 1)  # 3x3 kernels: fewer than 5x5
+
+
+def test_the_theoretical_cpu_peak_names_its_inputs():
+    from bench.measure.hardware import cpu_peak
+
+    cpuinfo = "model name\t: Test\nflags\t\t: fpu sse4_2 avx avx2 fma\ncpu MHz\t\t: 2000.000\n"
+    peak = cpu_peak(1, cpuinfo=cpuinfo)
+    assert peak.inputs["vector_isa"] == "AVX2" and peak.inputs["flop_per_cycle_per_core"] == 32
+    assert peak.gflops == pytest.approx(1 * 32 * 2.0) and "current clock" in peak.inputs["clock_source"]
+    avx512 = cpu_peak(1, cpuinfo=cpuinfo.replace("avx2", "avx2 avx512f"), max_freq_khz=3_000_000)
+    assert avx512.gflops == pytest.approx(64 * 3.0) and avx512.inputs["clock_source"].startswith("cpufreq")
