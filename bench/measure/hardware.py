@@ -82,9 +82,11 @@ def _nvml_max_sm_clock(index: int) -> tuple[float | None, str]:
     try:
         import pynvml
 
+        from bench.measure.memory import nvml_handle
+
         pynvml.nvmlInit()
         try:
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            handle = nvml_handle(index)
             return float(pynvml.nvmlDeviceGetMaxClockInfo(handle, pynvml.NVML_CLOCK_SM)), "NVML max SM clock"
         finally:
             pynvml.nvmlShutdown()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +81,9 @@ class CudaAllocatorProbe:
 
     method = "torch CUDA allocator peak (max_memory_allocated above baseline)"
 
-    def __init__(self, device: str = "cuda") -> None:
+    def __init__(self, device: str = "cuda", baseline_bytes: int | None = None) -> None:
         self.device = device
+        self._baseline = baseline_bytes
         self.figure: MemoryFigure | None = None
 
     def __enter__(self) -> CudaAllocatorProbe:
@@ -89,7 +91,8 @@ class CudaAllocatorProbe:
 
         torch.cuda.synchronize(self.device)
         torch.cuda.reset_peak_memory_stats(self.device)
-        self._baseline = torch.cuda.memory_allocated(self.device)
+        if self._baseline is None:
+            self._baseline = torch.cuda.memory_allocated(self.device)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -108,9 +111,10 @@ class NvmlPeakProbe:
     it is polled, so short spikes between polls can be missed; the method string says so.
     """
 
-    def __init__(self, device_index: int = 0, interval_s: float = 0.001) -> None:
-        self.device_index = device_index
+    def __init__(self, device_index: int = 0, interval_s: float = 0.001, baseline_bytes: int | None = None):
+        self.device_index = device_index  # CUDA ordinal (what torch and ONNX Runtime call the device)
         self.interval_s = interval_s
+        self._baseline = baseline_bytes
         self.figure: MemoryFigure | None = None
         self.method = f"NVML device memory used, polled every {interval_s * 1e3:g} ms, above baseline"
 
@@ -118,9 +122,10 @@ class NvmlPeakProbe:
         import pynvml
 
         pynvml.nvmlInit()
-        self._handle = pynvml.nvmlDeviceGetHandleByIndex(self.device_index)
-        self._baseline = self._used()
-        self._peak = self._baseline
+        self._handle = nvml_handle(self.device_index)
+        if self._baseline is None:
+            self._baseline = self._used()
+        self._peak = self._used()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
@@ -146,17 +151,70 @@ class NvmlPeakProbe:
         self.figure = MemoryFigure(max(self._peak - self._baseline, 0), self.method, self._baseline)
 
 
-def probe_for(device: str, cuda_method: str = "allocator"):
+def nvml_handle(cuda_index: int):
+    """The NVML handle of CUDA device `cuda_index`, found by its PCI bus id: NVML numbers every GPU of the
+    machine, CUDA only the visible ones (CUDA_VISIBLE_DEVICES), so the two ordinals can differ."""
+    import pynvml
+    import torch
+
+    props = torch.cuda.get_device_properties(cuda_index)
+    bus_id = f"{props.pci_domain_id:08x}:{props.pci_bus_id:02x}:{props.pci_device_id:02x}.0"
+    return pynvml.nvmlDeviceGetHandleByPciBusId(bus_id)
+
+
+def probe_for(device: str, cuda_method: str = "allocator", baseline_bytes: int | None = None):
     """The probe that measures peak memory on `device`: RSS on the CPU; on CUDA the torch allocator or, for
-    runtimes with their own allocator, NVML (`cuda_method`: a Runtime's `cuda_memory`)."""
+    runtimes with their own allocator, NVML (`cuda_method`: a Runtime's `cuda_memory`). Peaks are above
+    `baseline_bytes` (default: what is in use when the probe starts)."""
     import torch
 
     where = torch.device(device)
     if where.type != "cuda":
-        # Baseline: the interpreter as it is now (imports done), before the model exists.
-        return CpuPeakProbe(baseline_bytes=rss_bytes())
+        return CpuPeakProbe(baseline_bytes=baseline_bytes if baseline_bytes is not None else rss_bytes())
     if cuda_method == "nvml":
-        return NvmlPeakProbe(where.index or 0)
+        return NvmlPeakProbe(where.index or 0, baseline_bytes=baseline_bytes)
     if cuda_method == "allocator":
-        return CudaAllocatorProbe(str(where))
+        return CudaAllocatorProbe(str(where), baseline_bytes=baseline_bytes)
     raise ValueError(f"unknown CUDA memory method {cuda_method!r}; expected 'allocator' or 'nvml'")
+
+
+def in_use_bytes(device: str, cuda_method: str = "allocator") -> int:
+    """What the probe for `device` counts as in use right now (a baseline shared by several probes)."""
+    import torch
+
+    where = torch.device(device)
+    if where.type != "cuda":
+        return rss_bytes()
+    if cuda_method == "nvml":
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return int(pynvml.nvmlDeviceGetMemoryInfo(nvml_handle(where.index or 0)).used)
+        finally:
+            pynvml.nvmlShutdown()
+    return int(torch.cuda.memory_allocated(where))
+
+
+@dataclass(frozen=True)
+class PhasePeaks:
+    """Peak memory of loading a model (and binding its inputs) and of running it, both above one baseline
+    taken after the imports: the inference figure starts from a high-water mark reset after load and
+    warm-up, so load-time transients (state dict copies, graph optimisation) are not in it."""
+
+    load: MemoryFigure
+    inference: MemoryFigure
+
+
+def measure_phases(load: Callable[[], Callable[[], object]], *, device: str, cuda_method: str = "allocator",
+                   calls: int = 5, warmup: int = 2) -> PhasePeaks:
+    """`load()` returns the bound call; its peak, then (after `warmup` calls) the peak over `calls` calls."""
+    baseline = in_use_bytes(device, cuda_method)
+    with probe_for(device, cuda_method, baseline) as loading:
+        call = load()
+    for _ in range(warmup):
+        call()
+    with probe_for(device, cuda_method, baseline) as inferring:
+        for _ in range(calls):
+            call()
+    return PhasePeaks(loading.figure, inferring.figure)

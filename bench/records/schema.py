@@ -121,6 +121,9 @@ def memory_info(figure: dict) -> dict[str, int | str]:
     """extra_info peak-memory fields from a bench.run.memory_worker figure (bytes above baseline, method)."""
     info = {"peak_memory_bytes": figure["peak_bytes"], "peak_memory_method": figure["method"],
             "peak_memory_scope": figure.get("scope", "")}
+    if "load_bytes" in figure:
+        info |= {"peak_memory_load_bytes": figure["load_bytes"],
+                 "peak_memory_inference_bytes": figure["inference_bytes"]}
     if figure.get("reserved_bytes") is not None:
         info["peak_memory_reserved_bytes"] = figure["reserved_bytes"]
     return info
@@ -203,7 +206,9 @@ class ResultRow:
     artifact_bytes = _ExtraField("artifact_bytes", int)
     threads = _ExtraField("threads", int)
     weights = _ExtraField("weights", str, default="")
-    peak_memory_bytes = _ExtraField("peak_memory_bytes", int)
+    peak_memory_bytes = _ExtraField("peak_memory_bytes", int)  # the larger of load and inference
+    load_memory_bytes = _ExtraField("peak_memory_load_bytes", int)
+    inference_memory_bytes = _ExtraField("peak_memory_inference_bytes", int)
     peak_memory_method = _ExtraField("peak_memory_method", str, default="")
     gflops_achieved = _ExtraField("gflops_achieved", float)
     pct_of_peak = _ExtraField("pct_of_peak", float)  # of the run's best measured GEMM

@@ -38,8 +38,8 @@ RUN_COLUMNS = (
     Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
     Column("unit", align="left"), Column("rounds"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
     Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f"), Column("95 % CI", align="left"),
-    Column("GFLOP/s", ".1f"), Column("% of GEMM", ".1f"), Column("% of hw", ".1f"), Column("peak MiB", ".1f"),
-    Column("memory", align="left"),
+    Column("GFLOP/s", ".1f"), Column("% of GEMM", ".1f"), Column("% of hw", ".1f"), Column("load MiB", ".1f"),
+    Column("infer MiB", ".1f"), Column("memory", align="left"),
     Column("IQR/median", ".2f"), Column("parity", align="left"), Column("max abs diff", ".1e"),
     Column("size MiB", ".2f"),
 )
@@ -72,7 +72,9 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
              "parity: the row's output vs eager on the benchmarked inputs "
              "(pass: |diff| ≤ atol + rtol·|eager|)"]
     if methods:
-        lines.append(f"peak memory above the row's baseline, in a process of its own: {'; '.join(methods)}")
+        lines.append("memory above a baseline taken after the imports, in a process of its own per row: "
+                     "load = loading and binding inputs, infer = the calls after warm-up; "
+                     + "; ".join(methods))
     elif rows:
         lines.append("peak memory: not recorded by these runs (--no-memory)")
     policies = sorted({_policy_text(r.extra["precision"]) for r in rows if r.extra.get("precision")})
@@ -102,7 +104,7 @@ def _run_row(r: ResultRow) -> Row:
     peak = r.peak_memory_bytes
     cells: tuple[Cell, ...] = head + (
         r.rounds, r.p50_ms, r.backed_ms("p99"), r.throughput_per_s, *_speedup_cells(r),
-        r.gflops_achieved, r.pct_of_peak, r.pct_of_hardware_peak, None if peak is None else peak / MIB,
+        r.gflops_achieved, r.pct_of_peak, r.pct_of_hardware_peak, *_memory_cells(r),
         memory_method_short(r.peak_memory_method) if peak is not None else None,
         r.iqr_over_median, parity, None if eager else r.parity_max_abs,
         None if r.artifact_bytes is None else r.artifact_bytes / MIB)
@@ -124,6 +126,14 @@ def _policy_text(policy: dict) -> str:
     tf32 = "TF32 on" if policy.get("precision") == "tf32" else "TF32 off"
     tuning = "on" if policy.get("cudnn_benchmark") else "off"
     return f"{policy.get('precision')} ({tf32}), cuDNN autotuning {tuning}"
+
+
+def _memory_cells(r: ResultRow) -> tuple[Cell, Cell]:
+    """(load MiB, inference MiB); a run before the split recorded one peak: shown as load, inference —."""
+    if r.load_memory_bytes is not None:
+        return r.load_memory_bytes / MIB, r.inference_memory_bytes / MIB
+    peak = r.peak_memory_bytes
+    return (None if peak is None else peak / MIB), None
 
 
 def _speedup_cells(r: ResultRow) -> tuple[Cell, Cell]:

@@ -20,11 +20,12 @@ from train.errors import BenchError
 def measure_row_memory(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
                        threads: int, calls: int = 5, trust: bool = False,
                        precision: PrecisionPolicy = FP32) -> dict:
-    """Load, bind and call the row `calls` times inside the matching probe, under the run's precision
-    policy (cuDNN autotuning changes workspace memory); the figure as a dict."""
+    """The row's peak memory while loading (and binding inputs) and while running `calls` calls after two
+    warm-up calls, under the run's precision policy (cuDNN autotuning changes workspace memory), both
+    above a baseline taken after the imports; the figures as a dict."""
     import torch
 
-    from bench.measure.memory import probe_for
+    from bench.measure.memory import measure_phases
     from bench.runtimes import get_runtime
     from train.registry import get_model
 
@@ -35,14 +36,17 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
     adapter.preload()  # the baseline is taken after every import the runtime needs
     if torch.device(device).type == "cuda":
         torch.cuda.mem_get_info(device)  # creates the CUDA context: the process's memory, not the model's
-    with probe_for(device, adapter.cuda_memory) as probe:
+
+    def load():
         session = adapter.load(spec, model_dir, torch.device(device), threads, trust=trust,
                                precision=precision)
-        call = session.bind(inputs)
-        for _ in range(calls):
-            call()
-    figure = asdict(probe.figure)
-    figure["scope"] = "model load + input binding + inference, above the imports (and CUDA context)"
+        return session.bind(inputs)
+
+    phases = measure_phases(load, device=device, cuda_method=adapter.cuda_memory, calls=calls)
+    figure = asdict(max(phases.load, phases.inference, key=lambda f: f.peak_bytes))
+    figure |= {"load_bytes": phases.load.peak_bytes, "inference_bytes": phases.inference.peak_bytes,
+               "scope": "above the imports (and the CUDA context): load = loading the model and binding "
+                        "its inputs; inference = the calls after warm-up, high-water mark reset after load"}
     return figure
 
 

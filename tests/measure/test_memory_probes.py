@@ -69,7 +69,8 @@ def test_worker_process_sees_activation_memory_grow_with_batch(tmp_path):
     large = measure_in_subprocess("mnist-cnn", "eager", "cpu", 256, model_dir, threads=1, calls=2)
     # The first conv's output alone at batch 256: 256 × 32 × 26 × 26 float32.
     first_activation = 256 * 32 * 26 * 26 * 4
-    assert large["peak_bytes"] - small["peak_bytes"] >= first_activation
+    assert large["inference_bytes"] - small["inference_bytes"] >= first_activation
+    assert large["load_bytes"] < first_activation  # loading the model does not see the batch
     assert large["method"] == small["method"] and "VmHWM" in large["method"]
 
 
@@ -94,3 +95,39 @@ def test_the_theoretical_cpu_peak_names_its_inputs():
     assert peak.gflops == pytest.approx(1 * 32 * 2.0) and "current clock" in peak.inputs["clock_source"]
     avx512 = cpu_peak(1, cpuinfo=cpuinfo.replace("avx2", "avx2 avx512f"), max_freq_khz=3_000_000)
     assert avx512.gflops == pytest.approx(64 * 3.0) and avx512.inputs["clock_source"].startswith("cpufreq")
+
+
+def test_load_and_inference_peaks_are_told_apart():
+    from bench.measure.memory import measure_phases
+
+    def load_64_mib():
+        weights = np.ones(64 * MIB // 8)  # 64 MiB held by the "model"
+        return lambda: weights.sum()
+
+    phases = measure_phases(load_64_mib, device="cpu", calls=3)
+    # RSS is counted in pages above a baseline read once: within a few hundred KiB of the array.
+    assert phases.load.peak_bytes >= 60 * MIB and phases.inference.peak_bytes >= 60 * MIB  # still resident
+    nothing = measure_phases(lambda: (lambda: None), device="cpu", calls=3)
+    assert nothing.load.peak_bytes < 8 * MIB and nothing.inference.peak_bytes < 8 * MIB
+
+    def transient_load():
+        scratch = np.ones(64 * MIB // 8)  # freed before inference: a load transient
+        del scratch
+        return lambda: None
+
+    transient = measure_phases(transient_load, device="cpu", calls=3)
+    assert transient.load.peak_bytes >= 60 * MIB and transient.inference.peak_bytes < 8 * MIB
+
+
+def test_nvml_is_asked_for_the_cuda_device_by_pci_bus_id(monkeypatch):
+    import sys
+    import types
+
+    from bench.measure import memory
+
+    asked = []
+    fake = types.SimpleNamespace(nvmlDeviceGetHandleByPciBusId=lambda bus: asked.append(bus) or "handle")
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    props = types.SimpleNamespace(pci_domain_id=0, pci_bus_id=0x65, pci_device_id=0)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: props)
+    assert memory.nvml_handle(1) == "handle" and asked == ["00000000:65:00.0"]
