@@ -83,7 +83,7 @@ class SuiteState:
             raise RuntimeUnavailable(f"{runtime.name}: {reason}")
         config = self.config
         return runtime.load(spec, artifacts.model_dir, self.device, config.threads, trust=config.trust,
-                            precision=config.policy)
+                            precision=config.policy, options=config.options_for(runtime.name))
 
     def timed_call(self, session: Session, inputs: tuple[torch.Tensor, ...]) -> TimedCall:
         """What is timed for `session`: the bound call (device-resident inputs) or, with include_transfer,

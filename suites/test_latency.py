@@ -65,7 +65,7 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
     if config.memory:
         figure = measure_in_subprocess(case.model, case.runtime, str(suite.device), case.size,
                                        artifacts.model_dir, config.threads, trust=config.trust,
-                                       precision=config.policy)
+                                       precision=config.policy, options=config.options_for(case.runtime))
         benchmark.extra_info.update(memory_info(figure))
     if not parity.passed:
         # After timing, so the row keeps its figures; a failed row gets no speedup, fails compare and the run.

@@ -47,6 +47,10 @@ def run(
                                        "the parity tolerance follows."),
     cudnn_benchmark: bool = typer.Option(False, "--cudnn-benchmark/--no-cudnn-benchmark",
                                          help="cuDNN algorithm autotuning for every runtime (CUDA)."),
+    runtime_option: list[str] = typer.Option(
+        None, "--runtime-option",
+        help="A runtime's own setting, e.g. onnxruntime.intra_op_spinning=false or "
+             "onnxruntime.graph_optimization=basic (repeatable; recorded per row)."),
     paired: bool = typer.Option(True, "--paired/--no-paired",
                                 help="Also time each model × batch's runtimes in interleaved rounds: "
                                      "paired speedups with a 95 % confidence interval."),
@@ -59,7 +63,7 @@ def run(
         memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
         threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
         min_rounds=min_rounds, trust=trust, precision=precision, cudnn_benchmark=cudnn_benchmark,
-        paired=paired,
+        paired=paired, runtime_options=runtime_option or [],
     )
     check_format(fmt)
     with RunProgress(err) as progress:

@@ -56,6 +56,7 @@ def case_info(key: RowKey, unit: str, *, parity: dict, details: dict, weights: s
         "artifact_bytes": details["artifact_bytes"], "threads": details["threads"],
         "interop_threads": details["interop_threads"], "providers": list(details["providers"]),
         "runtime_device": details["device"], "recipe": details["recipe"],
+        "runtime_settings": dict(details.get("settings") or {}),
         "weights": weights, "timing_scope": timing_scope, "precision": precision,
     }
 

@@ -57,6 +57,9 @@ class RunConfig:
     precision: str = "fp32"  # fp32: TF32 off for every runtime; tf32: on for every one (measure.precision)
     cudnn_benchmark: bool = False  # cuDNN autotuning for every runtime (torch benchmark / ORT EXHAUSTIVE)
     paired: bool = True  # also time each case's runtimes in interleaved rounds: paired speedups with a CI
+    # Per runtime, settings its class offers (Runtime.options), e.g. {"onnxruntime": {"intra_op_spinning":
+    # False}}; stored resolved: every option of every runtime of the run, defaults filled in.
+    runtime_options: dict = field(default_factory=dict)
     reuse_exports: bool = False  # take the exports as they are (`bench run` exports before the suite starts)
 
     def __post_init__(self) -> None:
@@ -70,6 +73,8 @@ class RunConfig:
                                  ("--min-rounds", self.min_rounds, 1), ("--seed", self.seed, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
+        object.__setattr__(self, "runtime_options", _resolve_runtime_options(self.runtime_options,
+                                                                            self.runtimes))
         if self.precision not in PRECISIONS:
             raise BenchError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         _require_seconds("--max-time", self.max_time_s)
@@ -78,10 +83,16 @@ class RunConfig:
         _require_seconds("--stability-budget", self.stability_budget_s)
 
     @classmethod
-    def from_text(cls, *, models: str, runtimes: str, batch_sizes: str, **rest) -> RunConfig:
-        """Build from the CLI's comma-separated lists."""
+    def from_text(cls, *, models: str, runtimes: str, batch_sizes: str, runtime_options: list[str] = (),
+                  **rest) -> RunConfig:
+        """Build from the CLI's comma-separated lists and `runtime.key=value` options."""
         return cls(models=tuple(split_list(models)), runtimes=tuple(split_list(runtimes)),
-                   batch_sizes=parse_batch_sizes(batch_sizes), **rest)
+                   batch_sizes=parse_batch_sizes(batch_sizes),
+                   runtime_options=parse_runtime_options(runtime_options), **rest)
+
+    def options_for(self, runtime: str) -> dict:
+        """The resolved options of `runtime` in this run (empty for a runtime that has none)."""
+        return dict(self.runtime_options.get(runtime, {}))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "run config") -> RunConfig:
@@ -157,6 +168,37 @@ _FIELDS = {f.name: f for f in fields(RunConfig)}
 _HINTS = typing.get_type_hints(RunConfig)
 
 
+def parse_runtime_options(settings: list[str]) -> dict[str, dict[str, str]]:
+    """`onnxruntime.intra_op_spinning=false` strings -> {"onnxruntime": {"intra_op_spinning": "false"}}."""
+    out: dict[str, dict[str, str]] = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        runtime, dot, key = name.strip().partition(".")
+        if not sep or not dot or not key:
+            raise BenchError(f"--runtime-option takes <runtime>.<option>=<value>, got {setting!r}")
+        out.setdefault(runtime, {})[key] = value.strip()
+    return out
+
+
+def _resolve_runtime_options(given: dict, runtimes: tuple[str, ...]) -> dict[str, dict]:
+    """Every runtime of the run with options: its defaults updated by `given` (validated by the runtime);
+    options for a runtime the run does not include are an error, not ignored."""
+    from bench.runtimes import get_runtime
+
+    if not isinstance(given, dict):
+        raise BenchError(f"runtime_options must map runtimes to options, got {given!r}")
+    stray = sorted(set(given) - set(runtimes))
+    if stray:
+        raise BenchError(f"--runtime-option for {', '.join(stray)}, which this run does not include "
+                         f"(runtimes: {', '.join(runtimes)})")
+    resolved = {}
+    for name in runtimes:
+        runtime = get_runtime(name)
+        if runtime.options:
+            resolved[name] = runtime.resolve_options(given.get(name) or {})
+    return resolved
+
+
 def _require_seconds(option: str, value: object) -> None:
     """A finite, positive number of seconds (inf would never end; NaN compares false everywhere)."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -182,6 +224,8 @@ def _parse_setting(key: str, text: str) -> Any:
         return parse_batch_sizes(text)
     if key == "results_dir":
         return Path(text)
+    if key == "runtime_options":
+        return parse_runtime_options(split_list(text))
     if hint is bool:
         if text.lower() not in ("true", "false", "1", "0"):
             raise BenchError(f"--bench-set {key} takes true or false, got {text!r}")

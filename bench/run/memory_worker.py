@@ -19,7 +19,7 @@ from train.errors import BenchError
 
 def measure_row_memory(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
                        threads: int, calls: int = 5, trust: bool = False,
-                       precision: PrecisionPolicy = FP32) -> dict:
+                       precision: PrecisionPolicy = FP32, options: dict | None = None) -> dict:
     """The row's peak memory while loading (and binding inputs) and while running `calls` calls after two
     warm-up calls, under the run's precision policy (cuDNN autotuning changes workspace memory), both
     above a baseline taken after the imports; the figures as a dict."""
@@ -39,7 +39,7 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
 
     def load():
         session = adapter.load(spec, model_dir, torch.device(device), threads, trust=trust,
-                               precision=precision)
+                               precision=precision, options=options)
         return session.bind(inputs)
 
     phases = measure_phases(load, device=device, cuda_method=adapter.cuda_memory, calls=calls)
@@ -52,14 +52,14 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
 
 def measure_in_subprocess(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
                           threads: int, calls: int = 5, timeout_s: float = 300, trust: bool = False,
-                          precision: PrecisionPolicy = FP32) -> dict:
+                          precision: PrecisionPolicy = FP32, options: dict | None = None) -> dict:
     """Run `measure_row_memory` in a fresh interpreter; BenchError with its stderr if it fails."""
     cmd = [sys.executable, "-m", "bench.run.memory_worker", "--model", model, "--runtime", runtime,
            "--device", device, "--model-dir", str(model_dir), "--threads", str(threads),
            "--calls", str(calls)]
     if size is not None:
         cmd += ["--size", str(size)]
-    cmd += ["--precision", precision.precision]
+    cmd += ["--precision", precision.precision, "--options", json.dumps(options or {})]
     if precision.cudnn_benchmark:
         cmd.append("--cudnn-benchmark")
     if trust:
@@ -85,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="load TorchScript files the manifest does not vouch for")
     parser.add_argument("--precision", default="fp32", help="the run's precision policy (fp32 or tf32)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning, as the run")
+    parser.add_argument("--options", default="{}", help="the runtime's options as JSON, as the run has them")
     args = parser.parse_args(argv)
     figure = measure_row_memory(args.model, args.runtime, args.device, args.size, args.model_dir,
                                 args.threads, args.calls, trust=args.trust,
-                                precision=PrecisionPolicy(args.precision, args.cudnn_benchmark))
+                                precision=PrecisionPolicy(args.precision, args.cudnn_benchmark),
+                                options=json.loads(args.options))
     print(json.dumps(figure))  # noqa: T201 - the worker's protocol: one JSON line on stdout
     return 0
 

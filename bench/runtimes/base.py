@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,10 +33,11 @@ class RuntimeDetails:
     recipe: str  # how the artifact was loaded and called
     artifact: str  # path of the file loaded
     artifact_bytes: int  # its size on disk
+    settings: Mapping[str, object] = field(default_factory=dict)  # what the loaded session reports it uses
 
     def as_dict(self) -> dict:
         """Plain dict for JSON."""
-        return {**asdict(self), "providers": list(self.providers)}
+        return {**asdict(self), "providers": list(self.providers), "settings": dict(self.settings)}
 
 
 class Session(ABC):
@@ -70,6 +71,20 @@ class Runtime(ABC):
     # How peak memory is read on CUDA (measure.memory.probe_for): "allocator" sees what torch allocates;
     # a runtime with its own allocator (ONNX Runtime's arena) needs "nvml", which sees the whole device.
     cuda_memory: ClassVar[str] = "allocator"
+    # Settings a user may change (`bench run --runtime-option <runtime>.<key>=<value>`), with their defaults;
+    # their types are the defaults' types.
+    options: ClassVar[dict[str, object]] = {}
+
+    def resolve_options(self, given: Mapping[str, object]) -> dict[str, object]:
+        """The defaults updated by `given` (strings are parsed to each default's type); an unknown key or a
+        value of the wrong kind is a BenchError naming the valid ones."""
+        values = dict(self.options)
+        for key, value in given.items():
+            if key not in self.options:
+                known = ", ".join(f"{self.name}.{k}" for k in self.options) or "none"
+                raise BenchError(f"unknown option {self.name}.{key}; {self.name} takes: {known}")
+            values[key] = _coerce(value, self.options[key], f"{self.name}.{key}")
+        return values
 
     @property
     def artifact(self) -> str:
@@ -78,12 +93,14 @@ class Runtime(ABC):
 
     @abstractmethod
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
-             trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
+             trust: bool = False, precision: PrecisionPolicy = FP32,
+             options: Mapping[str, object] | None = None) -> Session:
         """Load `model_dir/artifact` onto `device` with `threads` CPU threads; RuntimeUnavailable if not.
 
         `trust`: load an artifact that is code (TorchScript) even when no manifest of ours vouches for it.
         `precision`: the run's policy; torch's process-wide flags are set by the caller (apply_to_torch),
-        runtimes with their own settings (ONNX Runtime's provider options) apply it here."""
+        runtimes with their own settings (ONNX Runtime's provider options) apply it here.
+        `options`: this runtime's `options`, resolved (resolve_options); None means the defaults."""
 
     def unavailable_reason(self, device: str) -> str:
         """Why this runtime cannot run on `device` with what is installed here ("" when it can)."""
@@ -109,6 +126,19 @@ class Runtime(ABC):
             if fmt.is_code:
                 return fmt.vouched_path(model_dir)  # loading it would run code: only files we wrote
         return path
+
+
+def _coerce(value: object, default: object, name: str) -> object:
+    """`value` as the type of `default`: bools from true/false/on/off/1/0, ints, floats, strings."""
+    if isinstance(default, bool):
+        text = str(value).lower()
+        if isinstance(value, bool) or text in ("true", "false", "on", "off", "1", "0"):
+            return value if isinstance(value, bool) else text in ("true", "on", "1")
+        raise BenchError(f"{name} takes true or false, got {value!r}")
+    try:
+        return type(default)(value)
+    except (TypeError, ValueError):
+        raise BenchError(f"{name} takes a {type(default).__name__}, got {value!r}") from None
 
 
 def set_torch_threads(threads: int) -> tuple[int, int]:

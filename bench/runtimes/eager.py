@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -23,7 +24,8 @@ class EagerRuntime(Runtime):
     export_format = None  # weights.pt: the state dict every exported format was made from
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
-             trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
+             trust: bool = False, precision: PrecisionPolicy = FP32,
+             options: Mapping[str, object] | None = None) -> Session:
         path = self.artifact_path(model_dir, device, trust=trust)
         set_torch_threads(threads)  # before loading: torch.load may use them
         state = torch.load(path, map_location="cpu", weights_only=True)

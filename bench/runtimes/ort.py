@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,9 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
     export_format = "onnx"
     cuda_memory = "nvml"  # ORT's CUDA arena is invisible to torch's allocator
+    # ORT's own defaults: every graph optimisation, and intra-op threads that spin while waiting for work
+    # (lower latency for back-to-back calls, CPU burnt between them).
+    options = {"graph_optimization": "all", "intra_op_spinning": True}
 
     def unavailable_reason(self, device: str) -> str:
         """Also "" only when the installed onnxruntime offers the device's execution provider (offered is
@@ -46,9 +49,11 @@ class OnnxRuntime(Runtime):
         import onnxruntime  # noqa: F401 - about 18 MiB resident: not the model's memory
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
-             trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
+             trust: bool = False, precision: PrecisionPolicy = FP32,
+             options: Mapping[str, object] | None = None) -> Session:
         import onnxruntime as ort  # on use: this module is imported whenever the registry is
 
+        settings = self.resolve_options(options or {})
         path = self.artifact_path(model_dir, device, trust=trust)
         if threads < 1:
             raise BenchError(f"--threads must be a positive integer, got {threads}")
@@ -62,10 +67,13 @@ class OnnxRuntime(Runtime):
             )
         check_onnx_file(path)
         device_id = device.index or 0
-        options = session_options(threads)
+        session_opts = session_options(threads, str(settings["graph_optimization"]),
+                                       bool(settings["intra_op_spinning"]))
         cuda_options = {"device_id": str(device_id), **precision.ort_cuda_options()}
         providers: list = [(wanted, cuda_options)] if device.type == "cuda" else [wanted]
-        session = ort.InferenceSession(str(path), options, providers=providers)
+        if device.type == "cuda" and hasattr(ort, "preload_dlls"):
+            ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels torch brought, before the provider loads
+        session = ort.InferenceSession(str(path), session_opts, providers=providers)
         in_use = tuple(session.get_providers())
         # onnxruntime-gpu quietly drops a provider it cannot load and runs on CPU: refuse that number.
         if wanted not in in_use:
@@ -74,14 +82,17 @@ class OnnxRuntime(Runtime):
                 f"{', '.join(in_use)} "
                 "(the provider failed to load: missing driver or CUDA/cuDNN libraries, see ORT's log)"
             )
+        used = read_back(session)
         details = RuntimeDetails(
             runtime=self.name,
             device=str(device) if device.type == "cpu" else f"cuda:{device_id}",
-            threads=threads,
-            interop_threads=1,
+            threads=int(used["intra_op_threads"]),
+            interop_threads=int(used["inter_op_threads"]),
             providers=in_use,
+            settings=used,
             recipe=(
-                "InferenceSession(model.onnx, ORT_ENABLE_ALL, sequential, inter_op 1); "
+                f"InferenceSession(model.onnx, {used['graph_optimization']}, {used['execution_mode']}, "
+                f"spinning {used['intra_op_spinning']}); "
                 + (f"CUDA options {cuda_options}; IO binding, inputs and outputs on cuda, "
                    "synchronize_outputs()" if device.type == "cuda" else "session.run(numpy feeds)")
             ),
@@ -105,17 +116,40 @@ def check_onnx_file(path: Path) -> None:
                          "re-run `bench export`") from None
 
 
-def session_options(threads: int) -> ort.SessionOptions:
-    """All graph optimisations, `threads` intra-op threads, one inter-op thread (same budget as torch)."""
+OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def session_options(threads: int, optimization: str = "all", spinning: bool = True) -> ort.SessionOptions:
+    """`threads` intra-op threads and one inter-op thread (torch's budget), graph optimisation `optimization`
+    (one of OPTIMIZATION_LEVELS), intra-op spinning on or off."""
     import onnxruntime as ort
 
+    levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+              "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    if optimization not in levels:
+        raise BenchError(f"onnxruntime.graph_optimization must be one of {', '.join(OPTIMIZATION_LEVELS)}, "
+                         f"got {optimization!r}")
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = levels[optimization]
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3  # errors only: a provider fallback is reported by our own check
     return options
+
+
+def read_back(session: ort.InferenceSession) -> dict[str, object]:
+    """What the session says it uses (not what was asked): threads, execution mode, optimisation level,
+    spinning."""
+    opts = session.get_session_options()
+    spinning = opts.get_session_config_entry("session.intra_op.allow_spinning")
+    return {"intra_op_threads": opts.intra_op_num_threads, "inter_op_threads": opts.inter_op_num_threads,
+            "execution_mode": str(opts.execution_mode).rsplit(".", 1)[-1],
+            "graph_optimization": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
+            "intra_op_spinning": spinning != "0"}
 
 
 def _feeds(session: ort.InferenceSession, inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -24,7 +25,8 @@ class TorchScriptRuntime(Runtime):
         import export.formats.torchscript  # noqa: F401 - torch.jit's own modules load with it
 
     def load(self, spec: ModelSpec, model_dir: Path, device: torch.device, threads: int, *,
-             trust: bool = False, precision: PrecisionPolicy = FP32) -> Session:
+             trust: bool = False, precision: PrecisionPolicy = FP32,
+             options: Mapping[str, object] | None = None) -> Session:
         from export.formats.torchscript import LOAD_RECIPE, load_torchscript
 
         path = self.artifact_path(model_dir, device, trust=trust)  # code: only files the manifest vouches for

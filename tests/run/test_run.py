@@ -117,7 +117,7 @@ def test_suite_skips_a_runtime_whose_export_failed_and_says_why(mnist_mlp_result
 def _render(table) -> str:
     from rich.console import Console
 
-    console = Console(width=260, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console = Console(width=400, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     console.print(table)
     return console.export_text()
 

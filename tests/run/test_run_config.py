@@ -75,3 +75,38 @@ def test_the_suite_refuses_a_bad_config_before_collecting(tmp_path):
     proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 4  # pytest's usage error
     assert "--max-time must be a positive, finite number of seconds, got fast" in proc.stderr
+
+
+def test_runtime_options_are_resolved_by_the_runtime_and_checked(tmp_path):
+    config = RunConfig(runtimes=("eager", "onnxruntime"), results_dir=tmp_path,
+                       runtime_options={"onnxruntime": {"intra_op_spinning": "off"}})
+    assert config.options_for("onnxruntime") == {"graph_optimization": "all", "intra_op_spinning": False}
+    assert config.options_for("eager") == {}
+    assert RunConfig.read(config.write(tmp_path / "run.json")) == config
+    for options, message in (
+        ({"onnxruntime": {"threads": "4"}}, "unknown option onnxruntime.threads; onnxruntime takes: "
+                                            "onnxruntime.graph_optimization, onnxruntime.intra_op_spinning"),
+        ({"torchscript": {"x": "1"}}, "--runtime-option for torchscript, which this run does not include"),
+        ({"onnxruntime": {"intra_op_spinning": "maybe"}}, "intra_op_spinning takes true or false"),
+    ):
+        with pytest.raises(BenchError, match=message):
+            RunConfig(runtimes=("eager", "onnxruntime"), runtime_options=options)
+
+
+def test_onnxruntime_reports_the_settings_its_session_really_uses(mnist_mlp_results):
+    import torch
+
+    from bench.runtimes import get_runtime
+    from train.registry import get_model
+
+    runtime = get_runtime("onnxruntime")
+    session = runtime.load(get_model("mnist-mlp"), mnist_mlp_results / "exports" / "mnist-mlp",
+                           torch.device("cpu"), 2,
+                           options=runtime.resolve_options({"graph_optimization": "basic",
+                                                            "intra_op_spinning": "false"}))
+    assert session.details.settings == {"intra_op_threads": 2, "inter_op_threads": 1,
+                                        "execution_mode": "ORT_SEQUENTIAL",
+                                        "graph_optimization": "ORT_ENABLE_BASIC", "intra_op_spinning": False}
+    with pytest.raises(BenchError, match="graph_optimization must be one of disable, basic, extended, all"):
+        runtime.load(get_model("mnist-mlp"), mnist_mlp_results / "exports" / "mnist-mlp", torch.device("cpu"),
+                     1, options={"graph_optimization": "max"})
