@@ -77,13 +77,34 @@ def test_measure_rejects_nonsense_counts():
 
 
 def test_foreign_cpu_share_from_hand_made_snapshots():
-    from bench.measure.contention import CpuSnapshot, foreign_share, snapshot
+    from bench.measure.contention import CpuSnapshot, foreign_share
 
     # 10 s on 2 CPUs = 20 CPU-s; 15 CPU-s busy, 3 of them ours: others took 12/20.
     assert foreign_share(CpuSnapshot(0.0, 10.0, 1.0), CpuSnapshot(10.0, 25.0, 4.0), cpus=2) == 0.6
     assert foreign_share(CpuSnapshot(0.0, 0.0, 0.0), CpuSnapshot(1.0, 0.0, 5.0), cpus=2) == 0.0  # clamped
-    now = snapshot()
-    assert 0.0 <= foreign_share(now, snapshot()) <= 1.0
+
+
+def test_another_process_busy_on_one_core_shows_as_foreign_load():
+    """A real neighbour: a busy loop in a process this one has not reaped, so its CPU is not ours."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from bench.measure.contention import foreign_share, snapshot
+
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # let it start spinning
+        before = snapshot()
+        time.sleep(1.0)
+        after = snapshot()
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    # One core of psutil.cpu_count(): about 1/n of the machine, whatever else runs beside it.
+    assert foreign_share(before, after) >= 0.5 / psutil.cpu_count()
 
 
 class FakeBenchmark:

@@ -59,7 +59,7 @@ def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results
         assert extra["peak_memory_bytes"] > 0 and "VmHWM" in extra["peak_memory_method"]
         assert extra["flops"] > 0 and extra["matmul_peak_gflops"] == peak["gflops"]
         assert extra["pct_of_peak"] == pytest.approx(100 * extra["gflops_achieved"] / peak["gflops"])
-        assert extra["gflops_achieved"] == pytest.approx(extra["flops"] / (extra["p50_ms"] / 1e3) / 1e9)
+        assert extra["flops"] == 2 * (784 * 128 + 128 * 10)  # mnist-mlp at batch 1, counted by hand
         assert extra["unstable"] == (extra["iqr_over_median"] > 0.10)
         assert extra["timing_scope"].startswith("device-resident")
         assert extra["p50_ms"] == pytest.approx(bench_row["stats"]["median"] * 1e3)  # extra rounds counted
@@ -73,7 +73,6 @@ def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results
         assert rows[name].paired_speedup == pytest.approx(result["speedup"])
         assert len(result["ratios"]) == result["rounds"]
     assert rows["eager"].paired_speedup is None
-    assert 0 <= outcome.foreign_cpu_share <= 1
 
     compare = shutil.which("pytest-benchmark", path=str(Path(sys.executable).parent))
     shown = subprocess.run([compare, "compare", str(outcome.json_path)], capture_output=True, text=True)
