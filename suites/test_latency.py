@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.measure.fidelity import independent_timing
 from bench.measure.harness import time_call
 from bench.records.schema import (
     RowKey,
@@ -67,6 +68,11 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
                                        artifacts.model_dir, config.threads, trust=config.trust,
                                        precision=config.policy, options=config.options_for(case.runtime))
         benchmark.extra_info.update(memory_info(figure))
+    if config.verify_timing and suite.device.type == "cpu":
+        raw = runtime.raw_call(artifacts.model_dir / runtime.artifact, inputs, config.threads)
+        check, method = raw if raw is not None else (call, "the loaded module's bound call")
+        second = independent_timing(check, method, min_run_time_s=config.max_time_s)
+        benchmark.extra_info["independent_timing"] = second.as_dict(info["p50_ms"] / 1e3)
     if not parity.passed:
         # After timing, so the row keeps its figures; a failed row gets no speedup, fails compare and the run.
         pytest.fail(f"parity failed on {checked_on}: max abs {parity.max_abs:.3g} > atol {atol:g} + "

@@ -51,6 +51,10 @@ def run(
         None, "--runtime-option",
         help="A runtime's own setting, e.g. onnxruntime.intra_op_spinning=false or "
              "onnxruntime.graph_optimization=basic (repeatable; recorded per row)."),
+    verify_timing: bool = typer.Option(
+        False, "--verify-timing",
+        help="Re-time each CPU row right after with torch.utils.benchmark.Timer (ONNX Runtime through a raw "
+             "session): a second opinion on the harness, recorded per row."),
     paired: bool = typer.Option(True, "--paired/--no-paired",
                                 help="Also time each model × batch's runtimes in interleaved rounds: "
                                      "paired speedups with a 95 % confidence interval."),
@@ -63,7 +67,7 @@ def run(
         memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
         threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
         min_rounds=min_rounds, trust=trust, precision=precision, cudnn_benchmark=cudnn_benchmark,
-        paired=paired, runtime_options=runtime_option or [],
+        paired=paired, runtime_options=runtime_option or [], verify_timing=verify_timing,
     )
     check_format(fmt)
     with RunProgress(err) as progress:

@@ -88,6 +88,7 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
         timed = len([r for r in rows if r.status == "ok"])
         lines.append(f"timing: {transfer} of {timed} rows include host→device→host copies on every call "
                      "(--include-transfer); the others have device-resident inputs")
+    lines += independent_notes(rows)
     lines += [*notes, *sources_notes(rows)]
     return TableData(f"benchmark.{device}", f"Inference latency on {device}", RUN_COLUMNS, tuple(out),
                      tuple(lines), sections=True)
@@ -119,6 +120,18 @@ def _run_row(r: ResultRow) -> Row:
         few = f"p99 needs ≥ {MIN_ROUNDS['p99']} rounds, this row had {r.rounds} (--min-rounds, --max-time)"
         note = f"{note}; {few}" if note else few
     return Row(cells, note, style)
+
+
+def independent_notes(rows: Sequence[ResultRow]) -> list[str]:
+    """How the harness compares with the independent timing of --verify-timing, when the rows carry one."""
+    ratios = [r.extra["independent_timing"]["harness_over_independent"] for r in rows
+              if isinstance(r.extra.get("independent_timing"), dict)]
+    if not ratios:
+        return []
+    close = sum(1 for ratio in ratios if abs(ratio - 1) <= 0.05)
+    return [f"independent check (--verify-timing, torch's Timer right after each row): {close} of "
+            f"{len(ratios)} rows' p50 within ±5 % of it (harness ÷ Timer from {min(ratios):.2f} to "
+            f"{max(ratios):.2f})"]
 
 
 def _policy_text(policy: dict) -> str:

@@ -57,6 +57,7 @@ class RunConfig:
     precision: str = "fp32"  # fp32: TF32 off for every runtime; tf32: on for every one (measure.precision)
     cudnn_benchmark: bool = False  # cuDNN autotuning for every runtime (torch benchmark / ORT EXHAUSTIVE)
     paired: bool = True  # also time each case's runtimes in interleaved rounds: paired speedups with a CI
+    verify_timing: bool = False  # re-time each CPU row with torch's Timer right after: checks the harness
     # Per runtime, settings its class offers (Runtime.options), e.g. {"onnxruntime": {"intra_op_spinning":
     # False}}; stored resolved: every option of every runtime of the run, defaults filled in.
     runtime_options: dict = field(default_factory=dict)

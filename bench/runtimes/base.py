@@ -109,6 +109,12 @@ class Runtime(ABC):
             return f"{self.name} does not run on {kind} (it runs on: {', '.join(self.devices)})"
         return ""
 
+    def raw_call(self, artifact: Path, inputs: Sequence[torch.Tensor],
+                 threads: int) -> tuple[Callable[[], object], str] | None:
+        """A call of `artifact` on `inputs` built with the runtime's own library alone (none of this
+        project), and its description, for an independent timing check; None: the bound call is that."""
+        return None
+
     def preload(self) -> None:  # noqa: B027 - a hook: most runtimes need nothing beyond torch
         """Import what `load` needs, so a memory baseline taken afterwards excludes the import."""
 

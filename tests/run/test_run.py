@@ -237,3 +237,19 @@ def test_a_row_whose_timed_output_misses_parity_fails_keeps_its_figures_and_fail
     (good,) = (clean / "benchmarks").glob("*.json")
     compared = CliRunner().invoke(app, ["compare", str(good), str(saved), "--fail-above", "100000%"])
     assert compared.exit_code == 1 and "FAILED" in compared.output
+
+
+def test_verify_timing_records_a_second_opinion_per_row(mnist_mlp_results, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(mnist_mlp_results / "exports", results / "exports")
+    config = RunConfig(models=("mnist-mlp",), runtimes=("eager", "onnxruntime"), batch_sizes=(1,),
+                       results_dir=results, verify_timing=True, paired=False, **FAST)
+    outcome = run_benchmarks(config)
+    methods = {r.runtime: r.extra["independent_timing"] for r in outcome.rows}
+    assert "raw onnxruntime.InferenceSession" in methods["onnxruntime"]["method"]
+    assert "loaded module" in methods["eager"]["method"]
+    for row in outcome.rows:
+        second = row.extra["independent_timing"]
+        assert second["harness_over_independent"] == pytest.approx(row.p50_ms / second["median_ms"])
+    notes = run_table(outcome.rows, "cpu").notes
+    assert any(n.startswith("independent check (--verify-timing") for n in notes)
