@@ -275,7 +275,7 @@ def environment_rows(environment: dict[str, Any]) -> list[tuple[str, str]]:
 def _peak_rows(peaks: dict[str, Any]) -> list[tuple[str, str]]:
     """The theoretical fp32 peaks and every input behind them, one row per device."""
     rows = []
-    for peak in [peaks["cpu"]] * ("cpu" in peaks) + list(peaks.get("cuda") or []):
+    for peak in ([peaks["cpu"]] if "cpu" in peaks else []) + list(peaks.get("cuda") or []):
         figure = "unknown" if peak.get("gflops") is None else f"{peak['gflops']:,.1f} GFLOP/s"
         inputs = ", ".join(f"{k} {v}" for k, v in (peak.get("inputs") or {}).items())
         rows.append((f"fp32 peak, theoretical ({peak.get('device')})", f"{figure} from {inputs}"))
