@@ -71,7 +71,7 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
     if config.verify_timing and suite.device.type == "cpu":
         raw = runtime.raw_call(artifacts.model_dir / runtime.artifact, inputs, config.threads)
         check, method = raw if raw is not None else (call, "the loaded module's bound call")
-        second = independent_timing(check, method, min_run_time_s=config.max_time_s)
+        second = independent_timing(check, method, min_run_time_s=config.max_time_s, threads=config.threads)
         benchmark.extra_info["independent_timing"] = second.as_dict(info["p50_ms"] / 1e3)
     if not parity.passed:
         # After timing, so the row keeps its figures; a failed row gets no speedup, fails compare and the run.

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from bench.measure.paired import calls_per_round, interleaved_rounds, paired_speedup
+from bench.measure.paired import WARM_BELOW_S, calls_per_round, interleaved_rounds, paired_speedup
 from bench.measure.stability import warm_until_stable
 from bench.run.selection import PairedCase
 from bench.runtimes import RuntimeUnavailable, get_runtime
@@ -42,7 +42,8 @@ def test_paired(paired_case: PairedCase, suite, record_paired) -> None:
     gc.disable()  # as in every row's rounds: a collection inside one runtime's turn is noise
     try:
         times = interleaved_rounds(calls, repeat, min_rounds=max(config.min_rounds, 2),
-                                   budget_s=config.max_time_s, clock=time.perf_counter)
+                                   budget_s=config.max_time_s, clock=time.perf_counter,
+                                   warm={name: seconds < WARM_BELOW_S for name, seconds in single.items()})
     finally:
         if collecting:
             gc.enable()

@@ -25,14 +25,17 @@ class IndependentTiming:
                 "harness_over_independent": harness_p50_s / self.median_s}
 
 
-def timer_median(call: Callable[[], object], min_run_time_s: float) -> float:
-    """torch.utils.benchmark.Timer's median seconds per call of `call` (it warms up and blocks itself)."""
+def timer_median(call: Callable[[], object], min_run_time_s: float, threads: int) -> float:
+    """torch.utils.benchmark.Timer's median seconds per call of `call` (it warms up and blocks itself) with
+    torch at `threads` threads: Timer sets torch to 1 thread unless told, which halves a 2-thread row."""
     from torch.utils.benchmark import Timer
 
-    return Timer(stmt="call()", globals={"call": call}).blocked_autorange(min_run_time=min_run_time_s).median
+    timer = Timer(stmt="call()", globals={"call": call}, num_threads=threads)
+    return timer.blocked_autorange(min_run_time=min_run_time_s).median
 
 
-def independent_timing(call: Callable[[], object], method: str, min_run_time_s: float) -> IndependentTiming:
-    """Timer's median for `call`, described by `method`."""
-    median = timer_median(call, min_run_time_s)
+def independent_timing(call: Callable[[], object], method: str, min_run_time_s: float,
+                       threads: int) -> IndependentTiming:
+    """Timer's median for `call`, described by `method`, torch at the row's `threads`."""
+    median = timer_median(call, min_run_time_s, threads)
     return IndependentTiming(median, f"torch.utils.benchmark.Timer around {method}")

@@ -4,6 +4,12 @@ Rows timed one after another, minutes apart, put any drift of the machine (a nei
 change, thermal state) into "speedup vs eager". Here every round times each runtime back to back (in an
 order rotated each round), so drift hits both sides of a round alike; the speedup is the geometric mean of
 the per-round ratios, with a 95 % bootstrap interval over rounds. Numbers in, numbers out; never prints.
+
+Switching runtimes has a cost that rows timed alone never pay: the previous runtime's thread pool keeps
+spinning for a while (ONNX Runtime's intra-op threads, OpenMP's), and its weights evicted the caches.
+Measured here on a 2-core machine, eager cora-mlp read 40 ms right after an ONNX Runtime turn against
+14 ms alone. So each turn starts after a quiet gap (QUIET_S, no work: the other pools go idle) and one
+untimed call (caches refilled), and then times its calls; with that the same machine read 14.0 ms.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from dataclasses import dataclass
 
 from bench.measure.clock import Clock
 
-ROUND_TARGET_S = 0.01  # a round of each runtime lasts about this long: sub-ms calls are repeated
+ROUND_TARGET_S = 0.03  # each runtime's timed part of a round lasts about this long (sub-ms calls repeat)
+QUIET_S = 0.05  # idle time before each turn, so the previous runtime's spinning threads go quiet
+WARM_BELOW_S = 0.05  # calls shorter than this get one untimed call at the start of each turn
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 
@@ -48,10 +56,13 @@ def calls_per_round(single_call_s: Mapping[str, float], target_s: float = ROUND_
 
 def interleaved_rounds(calls: Mapping[str, Callable[[], object]], repeat: Mapping[str, int], *,
                        min_rounds: int, budget_s: float, clock: Clock = time.perf_counter,
-                       max_rounds: int = 1000) -> dict[str, list[float]]:
+                       max_rounds: int = 1000, quiet_s: float = QUIET_S,
+                       sleep: Callable[[float], None] = time.sleep,
+                       warm: Mapping[str, bool] | None = None) -> dict[str, list[float]]:
     """Seconds per call of each runtime in each round. Every round runs every runtime `repeat[name]` times
-    back to back, the order rotated by one each round; rounds continue until at least `min_rounds` are
-    done and `budget_s` has passed (at most `max_rounds`). Each call returns once the device is idle."""
+    back to back, the order rotated by one each round, each turn after `quiet_s` idle and (where
+    `warm[name]`) one untimed call; rounds continue until at least `min_rounds` are done and `budget_s` has
+    passed (at most `max_rounds`). Each call returns once the device is idle."""
     if min_rounds < 2 or budget_s < 0:
         raise ValueError(f"need min_rounds >= 2 and budget_s >= 0, got {min_rounds}, {budget_s}")
     names = list(calls)
@@ -62,6 +73,10 @@ def interleaved_rounds(calls: Mapping[str, Callable[[], object]], repeat: Mappin
         shift = rounds % len(names)
         for name in names[shift:] + names[:shift]:
             call, n = calls[name], repeat[name]
+            if quiet_s > 0:
+                sleep(quiet_s)
+            if warm is not None and warm.get(name):
+                call()
             begin = clock()
             for _ in range(n):
                 call()

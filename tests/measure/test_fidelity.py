@@ -49,3 +49,14 @@ def test_harness_p50_matches_torch_benchmark_timer_median(tmp_path, request, rec
             break
     record_property("p50_over_timer_median", ratios)
     assert abs(ratios[-1] - 1) <= TOLERANCE, f"harness p50 / Timer median, {len(ratios)} attempt(s): {ratios}"
+
+
+def test_the_independent_timer_runs_torch_at_the_rows_threads():
+    import torch
+
+    from bench.measure.fidelity import timer_median
+
+    seen = []
+    before = torch.get_num_threads()
+    timer_median(lambda: seen.append(torch.get_num_threads()), 0.01, threads=2)
+    assert set(seen) == {2} and torch.get_num_threads() == before

@@ -31,7 +31,7 @@ def test_a_slowdown_mid_run_does_not_bias_the_paired_ratio():
     machine = DriftingMachine()
     calls = {"eager": machine.call(2e-3, slow_after=40), "onnxruntime": machine.call(1e-3)}
     times = interleaved_rounds(calls, {"eager": 1, "onnxruntime": 1}, min_rounds=40, budget_s=0,
-                               clock=machine.clock)
+                               clock=machine.clock, quiet_s=0)
     result = paired_speedup(times["eager"], times["onnxruntime"], runtime="onnxruntime", reference="eager")
     assert machine.slowdown == 3.0  # the drift did happen
     assert result.rounds == 40 and result.speedup == pytest.approx(2.0)
@@ -40,19 +40,41 @@ def test_a_slowdown_mid_run_does_not_bias_the_paired_ratio():
     sequential = DriftingMachine()
     eager, ort = sequential.call(2e-3), sequential.call(1e-3, slow_after=0)
     first = interleaved_rounds({"eager": eager}, {"eager": 1}, min_rounds=20, budget_s=0,
-                               clock=sequential.clock)["eager"]
+                               clock=sequential.clock, quiet_s=0)["eager"]
     second = interleaved_rounds({"ort": ort}, {"ort": 1}, min_rounds=20, budget_s=0,
-                                clock=sequential.clock)["ort"]
+                                clock=sequential.clock, quiet_s=0)["ort"]
     assert (sum(first) / 20) / (sum(second) / 20) == pytest.approx(2.0 / 3.0)
 
 
 def test_round_order_rotates_and_each_runtime_repeats_to_fill_its_round():
     order = []
-    times = interleaved_rounds({"a": lambda: order.append("a"), "b": lambda: order.append("b"),
-                                "c": lambda: order.append("c")}, {"a": 1, "b": 2, "c": 1}, min_rounds=3,
-                               budget_s=0, clock=iter(range(1000)).__next__)
-    assert order == ["a", "b", "b", "c", "b", "b", "c", "a", "c", "a", "b", "b"]
+    calls = {name: (lambda name=name: order.append(name)) for name in "abc"}
+    times = interleaved_rounds(calls, {"a": 1, "b": 2, "c": 1}, min_rounds=3, budget_s=0,
+                               clock=iter(range(1000)).__next__, sleep=lambda s: order.append("-"))
+    assert "".join(order) == "-a-bb-c" + "-bb-c-a" + "-c-a-bb"  # a quiet gap before every turn
     assert all(len(series) == 3 for series in times.values())
+
+
+def test_a_switch_cost_is_kept_out_of_the_turn_by_the_quiet_gap_and_the_warm_call():
+    """A runtime whose first call after another runtime is slow (spinning pools, cold caches) is timed
+    warm: its untimed call absorbs the cost."""
+    machine = DriftingMachine()
+    last = {"name": None}
+
+    def runtime(name: str, base_s: float):
+        def run() -> None:
+            cold = last["name"] not in (None, name)
+            machine.now += base_s * (3.0 if cold else 1.0)
+            last["name"] = name
+        return run
+
+    calls = {"eager": runtime("eager", 2e-3), "onnxruntime": runtime("onnxruntime", 1e-3)}
+    cold = interleaved_rounds(calls, {"eager": 1, "onnxruntime": 1}, min_rounds=10, budget_s=0,
+                              clock=machine.clock, quiet_s=0)
+    assert cold["eager"][1] == pytest.approx(6e-3)  # every turn pays the switch
+    warm = interleaved_rounds(calls, {"eager": 1, "onnxruntime": 1}, min_rounds=10, budget_s=0,
+                              clock=machine.clock, quiet_s=0, warm={"eager": True, "onnxruntime": True})
+    assert warm["eager"] == pytest.approx([2e-3] * 10) and warm["onnxruntime"] == pytest.approx([1e-3] * 10)
 
 
 def test_noise_widens_the_interval_around_the_true_ratio():
@@ -68,7 +90,8 @@ def test_noise_widens_the_interval_around_the_true_ratio():
     assert (again.ci_low, again.ci_high) == (result.ci_low, result.ci_high)  # seeded
 
 
-def test_calls_per_round_fill_about_ten_milliseconds():
-    assert calls_per_round({"fast": 1e-4, "slow": 2.0}) == {"fast": 100, "slow": 1}
+def test_calls_per_round_fill_the_round_target():
+    assert calls_per_round({"fast": 1e-4, "slow": 2.0}) == {"fast": 300, "slow": 1}
     with pytest.raises(ValueError):
         paired_speedup([1.0], [1.0], runtime="x", reference="eager")
+
