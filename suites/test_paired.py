@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from bench.measure.paired import WARM_BELOW_S, calls_per_round, interleaved_rounds, paired_speedup
-from bench.measure.stability import warm_until_stable
+from bench.measure.paired import MIN_ROUNDS, calls_per_round, interleaved_rounds, paired_speedup, warm_calls
 from bench.run.selection import PairedCase
 from bench.runtimes import RuntimeUnavailable, get_runtime
 from train.registry import get_model
@@ -33,17 +32,20 @@ def test_paired(paired_case: PairedCase, suite, record_paired) -> None:
         pytest.skip(f"fewer than two runtimes load: {', '.join(skipped) or 'eager missing'}")
     single = {}
     for name, call in calls.items():
-        for _ in range(max(config.warmup, 1)):  # warm-up, as each row had: never timed
+        # A fresh session (TorchScript's profiling executor above all) needs more than a few calls to reach
+        # its steady plan: call it for the stability budget (at least twice).
+        started, count = time.perf_counter(), 0
+        while count < 2 or time.perf_counter() - started < config.stability_budget_s:
             call()
-        settled = warm_until_stable(call, budget_s=config.stability_budget_s)
-        single[name] = settled.seconds / max(settled.calls, 1)
+            count += 1
+        single[name] = (time.perf_counter() - started) / count
     repeat = calls_per_round(single)
     collecting = gc.isenabled()
     gc.disable()  # as in every row's rounds: a collection inside one runtime's turn is noise
     try:
-        times = interleaved_rounds(calls, repeat, min_rounds=max(config.min_rounds, 2),
+        times = interleaved_rounds(calls, repeat, min_rounds=max(config.min_rounds, MIN_ROUNDS),
                                    budget_s=config.max_time_s, clock=time.perf_counter,
-                                   warm={name: seconds < WARM_BELOW_S for name, seconds in single.items()})
+                                   warm=warm_calls(single))
     finally:
         if collecting:
             gc.enable()

@@ -24,7 +24,12 @@ from bench.measure.clock import Clock
 
 ROUND_TARGET_S = 0.03  # each runtime's timed part of a round lasts about this long (sub-ms calls repeat)
 QUIET_S = 0.05  # idle time before each turn, so the previous runtime's spinning threads go quiet
-WARM_BELOW_S = 0.05  # calls shorter than this get one untimed call at the start of each turn
+WARM_TURN_S = 0.005  # untimed calls at the start of each turn: about this long (at least one call)...
+# ...for calls shorter than this. A switch also costs a slow call something (cifar100 at batch 64, 100 ms:
+# eager's first call after the others re-faults its freed activation pages); past this it is noise, and
+# a warm call per turn would double the rounds' time.
+WARM_BELOW_S = 0.2
+MIN_ROUNDS = 10  # fewer rounds give a bootstrap interval that means little
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 
@@ -49,6 +54,13 @@ class PairedSpeedup:
                 "confidence": CONFIDENCE, "ratios": list(self.ratios)}
 
 
+def warm_calls(single_call_s: Mapping[str, float], warm_s: float = WARM_TURN_S) -> dict[str, int]:
+    """Untimed calls at the start of each runtime's turn: about `warm_s` of them (at least one) for calls
+    under WARM_BELOW_S, none for slower ones."""
+    return {name: 0 if seconds >= WARM_BELOW_S else max(1, math.ceil(warm_s / max(seconds, 1e-9)))
+            for name, seconds in single_call_s.items()}
+
+
 def calls_per_round(single_call_s: Mapping[str, float], target_s: float = ROUND_TARGET_S) -> dict[str, int]:
     """How many calls each runtime makes per round so that its part lasts about `target_s` (at least 1)."""
     return {name: max(1, math.ceil(target_s / max(seconds, 1e-9))) for name, seconds in single_call_s.items()}
@@ -58,11 +70,11 @@ def interleaved_rounds(calls: Mapping[str, Callable[[], object]], repeat: Mappin
                        min_rounds: int, budget_s: float, clock: Clock = time.perf_counter,
                        max_rounds: int = 1000, quiet_s: float = QUIET_S,
                        sleep: Callable[[float], None] = time.sleep,
-                       warm: Mapping[str, bool] | None = None) -> dict[str, list[float]]:
+                       warm: Mapping[str, int] | None = None) -> dict[str, list[float]]:
     """Seconds per call of each runtime in each round. Every round runs every runtime `repeat[name]` times
-    back to back, the order rotated by one each round, each turn after `quiet_s` idle and (where
-    `warm[name]`) one untimed call; rounds continue until at least `min_rounds` are done and `budget_s` has
-    passed (at most `max_rounds`). Each call returns once the device is idle."""
+    back to back, the order rotated by one each round, each turn after `quiet_s` idle and `warm[name]`
+    untimed calls; rounds continue until at least `min_rounds` are done and `budget_s` has passed (at
+    most `max_rounds`). Each call returns once the device is idle."""
     if min_rounds < 2 or budget_s < 0:
         raise ValueError(f"need min_rounds >= 2 and budget_s >= 0, got {min_rounds}, {budget_s}")
     names = list(calls)
@@ -75,7 +87,7 @@ def interleaved_rounds(calls: Mapping[str, Callable[[], object]], repeat: Mappin
             call, n = calls[name], repeat[name]
             if quiet_s > 0:
                 sleep(quiet_s)
-            if warm is not None and warm.get(name):
+            for _ in range(warm.get(name, 0) if warm is not None else 0):
                 call()
             begin = clock()
             for _ in range(n):

@@ -73,7 +73,7 @@ def test_a_switch_cost_is_kept_out_of_the_turn_by_the_quiet_gap_and_the_warm_cal
                               clock=machine.clock, quiet_s=0)
     assert cold["eager"][1] == pytest.approx(6e-3)  # every turn pays the switch
     warm = interleaved_rounds(calls, {"eager": 1, "onnxruntime": 1}, min_rounds=10, budget_s=0,
-                              clock=machine.clock, quiet_s=0, warm={"eager": True, "onnxruntime": True})
+                              clock=machine.clock, quiet_s=0, warm={"eager": 1, "onnxruntime": 1})
     assert warm["eager"] == pytest.approx([2e-3] * 10) and warm["onnxruntime"] == pytest.approx([1e-3] * 10)
 
 
@@ -95,3 +95,9 @@ def test_calls_per_round_fill_the_round_target():
     with pytest.raises(ValueError):
         paired_speedup([1.0], [1.0], runtime="x", reference="eager")
 
+
+
+def test_slow_calls_get_no_warm_call_per_turn():
+    from bench.measure.paired import warm_calls
+
+    assert warm_calls({"fast": 1e-4, "medium": 0.1, "slow": 1.4}) == {"fast": 50, "medium": 1, "slow": 0}
