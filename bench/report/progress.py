@@ -5,35 +5,36 @@ from __future__ import annotations
 import time
 
 
-def _bars(console):
-    """A Rich progress display (description, bar, n/total, elapsed) on `console`; silent without a terminal,
-    where bars never refresh and would print once at the end, after the lines that replace them."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=False, disable=not console.is_terminal)
-
-
-class RunProgress:
-    """Rich progress for `bench run`, fed with bench.run.runner.RunEvent objects (exports, then cases)."""
+class _Progress:
+    """Rich bars (description, bar, n/total, elapsed) on a terminal; without one they never refresh and
+    would print once at the end, so they stay silent and `_lines` tells the subclass to log lines."""
 
     def __init__(self, console) -> None:
-        self._progress = _bars(console)
-        self._exports = None
-        self._cases = None
-        # Without a terminal, bars never refresh: a log (CI, a GPU job) gets one line per step instead.
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self._console = console
         self._lines = not console.is_terminal
-        self._started = time.monotonic()
-        self._done = 0
-        self._total = 0
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=console, transient=False, disable=self._lines)
 
-    def __enter__(self) -> RunProgress:
+    def __enter__(self):
         self._progress.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         self._progress.__exit__(*exc)
+
+
+class RunProgress(_Progress):
+    """Progress of `bench run`, fed with bench.run.runner.RunEvent objects (exports, then cases)."""
+
+    def __init__(self, console) -> None:
+        super().__init__(console)
+        self._exports = None
+        self._cases = None
+        self._started = time.monotonic()
+        self._done = 0
+        self._total = 0
 
     def update(self, event) -> None:
         """Advance the bar that `event` belongs to (and log a line without a terminal)."""
@@ -72,23 +73,13 @@ class RunProgress:
         self._console.print(f"{elapsed} {line}", markup=False, highlight=False)
 
 
-class TrainingProgress:
+class TrainingProgress(_Progress):
     """Rich progress for `bench train`: one bar per (model, seed), advanced each epoch (a train.runner
     Observer)."""
 
     def __init__(self, console) -> None:
-        self._progress = _bars(console)
+        super().__init__(console)
         self._tasks: dict[tuple[str, int], int] = {}
-        # Without a terminal, bars never refresh: a log (CI, nohup) gets one line per epoch instead.
-        self._console = console
-        self._lines = not console.is_terminal
-
-    def __enter__(self) -> TrainingProgress:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._progress.__exit__(*exc)
 
     def run_started(self, cfg) -> None:
         """A bar for this model and seed."""
