@@ -222,7 +222,7 @@ def run_step(step: Step, limit_s: float, log, out_dir: Path) -> StepResult:
         stdout = stack.enter_context(open(tables, "a", encoding="utf-8")) if tables is not None else log
         # Its own process group, so the interrupt reaches the step and whatever it started in that group.
         proc = subprocess.Popen(step.command, stdout=stdout, stderr=log if tables else subprocess.STDOUT,
-                                cwd=REPO, env=_env(), start_new_session=True)
+                                cwd=REPO, env=_env(), start_new_session=True, preexec_fn=_sigint_default)
         try:
             timed_out = _wait(proc, limit_s)
         except BaseException:  # Ctrl-C (or anything) in the doctor: never leave the step running alone
@@ -240,6 +240,15 @@ def run_step(step: Step, limit_s: float, log, out_dir: Path) -> StepResult:
     log.write(f"=== {step.name}: {status} in {seconds:.1f} s\n")
     log.flush()
     return StepResult(step.name, status, round(seconds, 1), proc.returncode, reason, sorted(files))
+
+
+def _sigint_default() -> None:
+    """In the step's process, before exec: SIGINT back to its default action.
+
+    A doctor started with SIGINT ignored (`nohup bench doctor … &`, some CI runners) would pass that on, and
+    the budget's interrupt would be lost: the step would run to its end past its share. No threads run in
+    the doctor while it starts a step, so this pre-exec hook is safe."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait(proc: subprocess.Popen, limit_s: float) -> bool:

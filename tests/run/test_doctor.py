@@ -1,6 +1,7 @@
 """`bench doctor`: the GPU check's plan, its dry run (CI runs it), a real CPU run, and its time limits."""
 
 import json
+import signal
 import sys
 import time
 
@@ -66,7 +67,18 @@ def test_a_real_check_on_the_cpu_leaves_readable_results(mnist_mlp_results, tmp_
     assert tables.count("**Inference latency on cpu**") == 2 and "precision: tf32 (TF32 on)" in tables
 
 
-def test_a_step_past_its_limit_is_interrupted_and_says_so(tmp_path):
+@pytest.mark.parametrize("parent_sigint", ["as started", "ignored"])
+def test_a_step_past_its_limit_is_interrupted_and_says_so(tmp_path, parent_sigint):
+    previous = signal.getsignal(signal.SIGINT)
+    if parent_sigint == "ignored":  # a doctor started the `nohup … &` way: its steps must still take SIGINT
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _interrupt_a_slow_step(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_a_slow_step(tmp_path):
     script = ("import sys, time, pathlib\n"
               "try:\n    time.sleep(60)\n"
               "except KeyboardInterrupt:\n"

@@ -42,7 +42,9 @@ def test_sigint_keeps_finished_rows_in_a_valid_json(tmp_path, mnist_mlp_results)
                "--runtimes", "eager,onnxruntime", "--batch-sizes", "1", "--results-dir", str(results),
                "--threads", "1", "--warmup", "1", "--max-time", "0.5", "--min-rounds", "200"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(scratch), "COLUMNS": "200"})
+                            env={**os.environ, "TMPDIR": str(scratch), "COLUMNS": "200"},
+                            # a terminal Ctrl-C: SIGINT not ignored, however this pytest was started
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = _first_finished(scratch, proc, timeout_s=180)
         proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to `bench run`
