@@ -18,7 +18,7 @@ from bench.measure.environment import collect_environment
 from bench.measure.flops import count_flops
 from bench.measure.hardware import cpu_peak, cuda_peak
 from bench.measure.roofline import MatmulPeak, best_gemm
-from bench.records.schema import SCHEMA_VERSION, paired_info, rescale_to_peak
+from bench.records.schema import REFERENCE_RUNTIME, SCHEMA_VERSION, paired_info, rescale_to_peak
 from bench.run.artifacts import ModelArtifacts, ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
 from bench.run.selection import Case
@@ -69,7 +69,7 @@ class SuiteState:
         """Eager output on the run's device for those inputs: what every runtime's parity is against."""
         key = (spec.name, size)
         if key not in self._references:
-            session = get_runtime("eager").load(spec, self.artifacts(spec).model_dir, self.device,
+            session = get_runtime(REFERENCE_RUNTIME).load(spec, self.artifacts(spec).model_dir, self.device,
                                                 self.config.threads, precision=self.config.policy)
             self._references[key] = session.run(self.inputs(spec, size))
         return self._references[key]

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from bench.measure.paired import MIN_ROUNDS, calls_per_round, interleaved_rounds, paired_speedup, warm_calls
+from bench.records.schema import REFERENCE_RUNTIME
 from bench.run.selection import PairedCase
 from bench.runtimes import RuntimeUnavailable, get_runtime
 from train.registry import get_model
@@ -28,8 +29,8 @@ def test_paired(paired_case: PairedCase, suite, record_paired) -> None:
             calls[name] = suite.timed_call(suite.load(spec, get_runtime(name)), inputs).call
         except RuntimeUnavailable as exc:
             skipped.append(f"{name} ({exc})")
-    if "eager" not in calls or len(calls) < 2:
-        pytest.skip(f"fewer than two runtimes load: {', '.join(skipped) or 'eager missing'}")
+    if REFERENCE_RUNTIME not in calls or len(calls) < 2:
+        pytest.skip(f"fewer than two runtimes load: {', '.join(skipped) or REFERENCE_RUNTIME + ' missing'}")
     single = {}
     for name, call in calls.items():
         # A fresh session (TorchScript's profiling executor above all) needs more than a few calls to reach
@@ -50,9 +51,10 @@ def test_paired(paired_case: PairedCase, suite, record_paired) -> None:
         if collecting:
             gc.enable()
     for name in calls:
-        if name == "eager":
+        if name == REFERENCE_RUNTIME:
             continue
-        result = paired_speedup(times["eager"], times[name], runtime=name, reference="eager")
+        result = paired_speedup(times[REFERENCE_RUNTIME], times[name], runtime=name,
+                                reference=REFERENCE_RUNTIME)
         record_paired({"model": paired_case.model, "device": paired_case.device, "batch": paired_case.size,
-                       "calls_per_round": {name: repeat[name], "eager": repeat["eager"]},
+                       "calls_per_round": {name: repeat[name], REFERENCE_RUNTIME: repeat[REFERENCE_RUNTIME]},
                        **result.as_dict()})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.records.reader import RunResults, read_run
-from bench.records.schema import LATENCY_METRICS, RowKey
+from bench.records.schema import LATENCY_METRICS, REFERENCE_RUNTIME, RowKey
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _by_key(run: RunResults, metric: str) -> dict[RowKey, float | None]:
 
 def _vs_eager(rows: dict[RowKey, float | None], key: RowKey) -> float | None:
     """This row's metric divided by eager's on the same model/device/batch (machine-independent)."""
-    eager = rows.get(key._replace(runtime="eager"))
+    eager = rows.get(key._replace(runtime=REFERENCE_RUNTIME))
     value = rows.get(key)
     if not eager or value is None:
         return None

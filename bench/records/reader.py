@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.records.schema import READABLE_VERSIONS, SCHEMA_VERSION, ResultRow, RowKey, row_key
+from bench.records.schema import (
+    READABLE_VERSIONS,
+    REFERENCE_RUNTIME,
+    SCHEMA_VERSION,
+    ResultRow,
+    RowKey,
+    row_key,
+)
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ def _rows(data: dict[str, Any], source: Path | None) -> list[ResultRow]:
     measured = [_failed(r, verdicts[r.key]) if verdicts.get(r.key, {}).get("status") == "failed" else r
                 for r in measured]
     eager = {(r.model, r.device, r.batch): r.p50_ms for r in measured
-             if r.runtime == "eager" and r.status == "ok"}
+             if r.runtime == REFERENCE_RUNTIME and r.status == "ok"}
     rows = {r.key: _with_speedup(r, eager) if r.status == "ok" else r for r in measured}
     for outcome in outcomes:
         key = row_key(outcome)

@@ -28,6 +28,8 @@ LATENCY_METRICS = ("p50", "p90", "p99", "mean", "min")  # each stored as `<name>
 # Rounds a percentile needs before it means anything: with 5 rounds "p99" is the maximum. Below these the
 # tables show no figure (the JSON keeps the computed value beside `rounds`).
 MIN_ROUNDS = {"p90": 20, "p99": 100}
+# The runtime every speedup is measured against, on the same model, device and batch (`speedup_vs_eager`).
+REFERENCE_RUNTIME = "eager"
 
 
 class RowKey(NamedTuple):

@@ -10,7 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from bench.records.schema import ResultRow
+from bench.records.schema import REFERENCE_RUNTIME, ResultRow
 from bench.records.store import TrainingRecord
 from train.fileio import write_bytes
 
@@ -94,7 +94,7 @@ def _groups(rows: Sequence[ResultRow]) -> list[tuple[str, int]]:
 
 def _runtimes(rows: Sequence[ResultRow]) -> list[str]:
     """Runtimes present, eager first."""
-    return sorted({b.runtime for b in rows}, key=lambda r: (r != "eager", r))
+    return sorted({b.runtime for b in rows}, key=lambda r: (r != REFERENCE_RUNTIME, r))
 
 
 def _grouped_bars(ax, rows: Sequence[ResultRow], runtimes: Sequence[str], value, whisker=None,
@@ -149,7 +149,7 @@ def latency_figure(rows: Sequence[ResultRow], device: str) -> Figure:
 
 def speedup_figure(rows: Sequence[ResultRow], device: str) -> Figure:
     """Eager p50 / runtime p50 per (model, size), non-eager runtimes; a line marks eager's 1×."""
-    others = [b for b in rows if b.runtime != "eager" and b.speedup_vs_eager is not None]
+    others = [b for b in rows if b.runtime != REFERENCE_RUNTIME and b.speedup_vs_eager is not None]
     runtimes = _runtimes(others)
     fig, ax = _bar_figure(len(_groups(others)))
     _grouped_bars(ax, others, runtimes, lambda b: b.speedup_vs_eager, label_fmt=_ratio_label)
@@ -247,7 +247,7 @@ def write_benchmark_plots(rows: Sequence[ResultRow], folder: Path, outcome: Plot
     for device in sorted({b.device for b in measured}, key=lambda d: (d != "cpu", d)):
         on_device = [b for b in measured if b.device == device]
         outcome.written += save_figure(latency_figure(on_device, device), folder, f"latency_{device}")
-        if any(b.runtime != "eager" and b.speedup_vs_eager for b in on_device):
+        if any(b.runtime != REFERENCE_RUNTIME and b.speedup_vs_eager for b in on_device):
             outcome.written += save_figure(speedup_figure(on_device, device), folder, f"speedup_{device}")
         else:
             outcome.skipped.append(f"speedup_{device}: no runtime was timed beside eager on the same case")

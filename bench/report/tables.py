@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.records.schema import MIN_ROUNDS, ResultRow
+from bench.records.schema import MIN_ROUNDS, REFERENCE_RUNTIME, ResultRow
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, TableData
 from train.registry import ModelSpec, get_model
 
@@ -100,7 +100,7 @@ def _run_row(r: ResultRow) -> Row:
     if r.status != "ok" and r.p50_ms is None:  # never timed: the status and its reason
         cells = head + (None, r.status) + (None,) * (len(RUN_COLUMNS) - 6)
         return Row(cells, f"{r.status}: {r.reason}", style="yellow" if r.status == "skipped" else "red")
-    eager = r.runtime == "eager"
+    eager = r.runtime == REFERENCE_RUNTIME
     parity = "reference" if eager else {True: "pass", False: "FAIL"}.get(r.parity_passed)
     peak = r.peak_memory_bytes
     cells: tuple[Cell, ...] = head + (
@@ -151,7 +151,7 @@ def _memory_cells(r: ResultRow) -> tuple[Cell, Cell]:
 
 def _speedup_cells(r: ResultRow) -> tuple[Cell, Cell]:
     """(speedup vs eager, its 95 % interval): paired rounds when the run timed them, else the p50 ratio."""
-    if r.runtime == "eager":
+    if r.runtime == REFERENCE_RUNTIME:
         return (1.0 if r.status == "ok" else None), None
     if r.status != "ok":
         return None, None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.records.reader import read_run
+from bench.records.schema import REFERENCE_RUNTIME
 from bench.report.render import to_markdown
 from bench.report.tables import run_table
 
@@ -36,7 +37,7 @@ def run_name(json_path: Path, data: dict) -> str:
 def row_scalars(row) -> dict[str, float]:
     """Scalar name -> value of one measured row (latency in ms, throughput per s, memory in MiB)."""
     values = {"p50_ms": row.p50_ms, "p99_ms": row.p99_ms, "throughput_per_s": row.throughput_per_s,
-              "speedup_vs_eager": 1.0 if row.runtime == "eager" else row.speedup_vs_eager,
+              "speedup_vs_eager": 1.0 if row.runtime == REFERENCE_RUNTIME else row.speedup_vs_eager,
               "peak_memory_mib": None if row.peak_memory_bytes is None else row.peak_memory_bytes / MIB}
     return {k: float(v) for k, v in values.items() if v is not None}
 

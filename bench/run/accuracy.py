@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch_geometric.data import Data
 
+from bench.records.schema import REFERENCE_RUNTIME
 from bench.run.artifacts import ensure_exported
 from bench.run.selection import parse_models
 from bench.runtimes import RuntimeUnavailable, Session, get_runtime, runtime_names
@@ -113,7 +114,7 @@ def model_rows(spec: ModelSpec, data_dir: Path, results_dir: Path, download: boo
             continue
         preds, targets = _predict(session, test)
         acc = accuracy(preds, targets)  # training's own definition (a float32 mean), so the numbers agree
-        if runtime_name == "eager":
+        if runtime_name == REFERENCE_RUNTIME:
             eager, eager_acc = preds, acc
         delta = None if eager is None else (acc - eager_acc) * 100.0
         differs = None if eager is None else int((preds != eager).sum())

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench.errors import BenchError
+from bench.records.schema import REFERENCE_RUNTIME
 from bench.runtimes import get_runtime, runtime_names
 from train.registry import CORA_NUM_NODES, get_model, model_names
 
@@ -104,13 +105,14 @@ def build_cases(
 
 
 def build_paired_cases(cases: Iterable[Case]) -> list[PairedCase]:
-    """One PairedCase per model × device × size that has eager and at least one other runtime."""
+    """One PairedCase per model × device × size that has the reference runtime and at least one other."""
     groups: dict[tuple[str, str, int, bool], list[str]] = {}
     for case in cases:
         groups.setdefault((case.model, case.device, case.size, case.is_graph), []).append(case.runtime)
-    return [PairedCase(model, device, size, is_graph, ("eager", *[r for r in runtimes if r != "eager"]))
+    return [PairedCase(model, device, size, is_graph,
+                       (REFERENCE_RUNTIME, *[r for r in runtimes if r != REFERENCE_RUNTIME]))
             for (model, device, size, is_graph), runtimes in groups.items()
-            if "eager" in runtimes and len(runtimes) > 1]
+            if REFERENCE_RUNTIME in runtimes and len(runtimes) > 1]
 
 
 def _unique(items: Iterable) -> list:
