@@ -1,5 +1,5 @@
 """`python -m bench` entry point."""
 
-from bench.cli import main
+from bench.entry import main
 
 main()

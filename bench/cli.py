@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import traceback
 
 import typer
@@ -10,10 +11,18 @@ from typer.core import TyperGroup
 
 from bench.errors import BenchError
 from bench.report.console import err
+from train.processes import interrupt_exit_code, interrupt_name
 
 
 class _ErrorsAsOneLine(TyperGroup):
-    """Turns a BenchError from any command into one line on stderr and exit code 2."""
+    """Turns a BenchError from any command into one line on stderr and exit code 2; no float option of any
+    command takes inf or NaN (an infinite budget never ends, NaN compares false with every bound)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            for param in command.params:
+                param.callback = _finite(param.callback)
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -23,6 +32,20 @@ class _ErrorsAsOneLine(TyperGroup):
                 err.print(traceback.format_exc(), markup=False, highlight=False)
             err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP (bench.entry): not click's "Aborted!"
+            err.print(f"interrupted ({interrupt_name(stop)})", markup=False, highlight=False)
+            raise typer.Exit(interrupt_exit_code(stop)) from None
+
+
+def _finite(callback):
+    """Wrap a parameter callback: a non-finite float is a BenchError naming the option."""
+
+    def check(ctx, param, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BenchError(f"{param.opts[-1]} must be a finite number, got {value}")
+        return callback(ctx, param, value) if callback else value
+
+    return check
 
 
 app = typer.Typer(
@@ -60,5 +83,7 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Entry point kept for `bench.cli:main` callers: the same as the console script (bench.entry)."""
+    from bench.entry import main as entry_main
+
+    entry_main()

@@ -24,6 +24,7 @@ from bench.run.config import PROGRESS_ENV, RunConfig
 from bench.run.selection import Case
 from bench.runtimes import Runtime, RuntimeUnavailable, Session, get_runtime
 from train.fileio import write_text
+from train.processes import die_with_parent
 from train.registry import ModelSpec
 
 TRANSFER_SCOPE = "host→device→host: CPU inputs copied in and output copied back on every call"
@@ -52,6 +53,10 @@ class SuiteState:
 
     def artifacts(self, spec: ModelSpec) -> ModelArtifacts:
         """The model's exports, exported now if missing or stale."""
+        if spec.name in self.config.failed_exports:
+            # The runner could not export it (e.g. a corrupt checkpoint): each of its cases fails with the
+            # reason while the other models run; a stale export left in the folder is never used instead.
+            pytest.fail(f"not exported: {self.config.failed_exports[spec.name]}")
         if spec.name not in self._artifacts:
             config = self.config
             self._artifacts[spec.name] = ensure_exported(
@@ -123,6 +128,7 @@ def load_run_config(config: pytest.Config) -> RunConfig:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    die_with_parent()  # started by `bench run`: never run on alone if it is killed (train.processes)
     try:
         run_config = load_run_config(config)
         config.stash[_STATE] = SuiteState(run_config, resolve_device(run_config.device))

@@ -62,6 +62,8 @@ class RunConfig:
     # False}}; stored resolved: every option of every runtime of the run, defaults filled in.
     runtime_options: dict = field(default_factory=dict)
     reuse_exports: bool = False  # take the exports as they are (`bench run` exports before the suite starts)
+    failed_exports: dict = field(default_factory=dict)  # model -> why `bench run` could not export it: its
+    # cases fail with that reason (e.g. a corrupt checkpoint) while the other models run
 
     def __post_init__(self) -> None:
         if self.device.split(":")[0] not in DEVICE_KINDS:
@@ -76,6 +78,9 @@ class RunConfig:
                 raise BenchError(f"{name} must be an integer >= {low}, got {value!r}")
         object.__setattr__(self, "runtime_options", _resolve_runtime_options(self.runtime_options,
                                                                             self.runtimes))
+        if not isinstance(self.failed_exports, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.failed_exports.items()):
+            raise BenchError(f"failed_exports must map model names to reasons, got {self.failed_exports!r}")
         if self.precision not in PRECISIONS:
             raise BenchError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         _require_seconds("--max-time", self.max_time_s)

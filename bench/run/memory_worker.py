@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.measure.precision import FP32, PrecisionPolicy
 from train.errors import BenchError
+from train.processes import child_env, die_with_parent
 
 
 def measure_row_memory(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
@@ -64,7 +65,7 @@ def measure_in_subprocess(model: str, runtime: str, device: str, size: int | Non
         cmd.append("--cudnn-benchmark")
     if trust:
         cmd.append("--trust")  # the timed row loaded an unvouched TorchScript file with --trust: so may this
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=child_env())
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise BenchError(f"memory probe for {model}/{runtime} failed: {last}")
@@ -73,6 +74,7 @@ def measure_in_subprocess(model: str, runtime: str, device: str, size: int | Non
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the worker process: one JSON line on stdout."""
+    die_with_parent()  # a killed suite must not leave its memory probe running
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True)
     parser.add_argument("--runtime", required=True)

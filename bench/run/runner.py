@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,11 +24,13 @@ from bench.records.reader import parse_run
 from bench.records.schema import SCHEMA_VERSION, ResultRow, row_key
 from bench.run.artifacts import ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
-from train.fileio import write_json, write_text
+from train.fileio import create_new, ensure_output_dir, json_text, sweep_stale_temps, write_unique
+from train.processes import child_env, interrupt_exit_code, interrupt_name, pid_alive
 from train.registry import get_model
 
 INTERRUPT_GRACE_S = 60.0  # after Ctrl-C, how long pytest may take to finish and write the JSON
 _POLL_S = 0.2  # how often the progress file is re-read while the suites run
+_SCRATCH = re.compile(r"^\.run-(\d+)-")  # a run's scratch folder in benchmarks/: `.run-<pid>-<random>`
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,12 @@ OnEvent = Callable[[RunEvent], None]
 
 
 class RunInterrupted(BenchError):
-    """Ctrl-C during `bench run`: the finished rows were kept (the message says where); exit 130."""
+    """Ctrl-C (exit 130), SIGTERM (143) or SIGHUP (129) during `bench run`: the finished rows were kept (the
+    message says where)."""
 
-    exit_code = 130
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOutcome:
@@ -68,31 +75,37 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     started = time.perf_counter()
     emit = on_event or (lambda event: None)
     resolve_device(config.device)  # CUDA missing is an error before any export or subprocess
-    export_missing(config, emit)
+    for folder in (config.benchmarks_dir, config.exports_dir):
+        ensure_output_dir(folder)  # an unwritable results folder fails now, not after the timing work
+    sweep_leftovers(config.results_dir)
+    failed_exports = export_missing(config, emit)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    target = _unused(config.benchmarks_dir / f"{stamp}_{config.device.replace(':', '')}.json")
-    log_target = target.with_suffix(".log")
-    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+    # The name is claimed when the files are written (exclusively): runs started in the same second each
+    # get their own, `_2`, `_3`, …
+    base = config.benchmarks_dir / f"{stamp}_{config.device.replace(':', '')}"
+    with tempfile.TemporaryDirectory(prefix=f".run-{os.getpid()}-", dir=config.benchmarks_dir) as tmp:
         tmp_dir = Path(tmp)
         json_tmp, log_tmp, progress = tmp_dir / "benchmark.json", tmp_dir / "pytest.log", tmp_dir / "progress"
-        # The suite gets the config whole; exports were just made, so it must not export again.
-        config_file = replace(config, reuse_exports=True).write(tmp_dir / "run_config.json")
+        # The suite gets the config whole; exports were just made, so it must not export again, and the
+        # models whose export failed fail their rows with the reason.
+        suite_config = replace(config, reuse_exports=True, failed_exports=failed_exports)
+        config_file = suite_config.write(tmp_dir / "run_config.json")
         before = snapshot()
         try:
             command = pytest_command(config, json_tmp, config_file)
             returncode = _run_suites(command, log_tmp, progress, tmp_dir, emit)
-        except KeyboardInterrupt:
-            write_text(log_target, log_tmp.read_text(errors="replace") if log_tmp.exists() else "")
-            raise _keep_finished_rows(json_tmp, progress, target, log_target) from None
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP (train.processes.Terminated)
+            raise _keep_finished_rows(json_tmp, progress, base, _read_log(log_tmp), stop) from None
         contention = foreign_share(before, snapshot())
-        log_text = log_tmp.read_text(errors="replace")
-        write_text(log_target, log_text)
+        log_text = _read_log(log_tmp)
         outcomes = _finished_cases(progress)
         if returncode not in (0, 1) or not outcomes:
+            log_target = _save_log(base, log_text)
             tail = " | ".join(line.strip() for line in log_text.strip().splitlines()[-3:])
-            raise BenchError(f"the benchmark suites stopped (pytest exit {returncode}): {tail} "
-                             f"(log: {log_target})")
+            raise BenchError(f"the benchmark suites stopped (pytest exit {returncode}): "
+                             f"{tail or 'no output'} (log: {log_target})")
         raw = json_tmp.read_bytes() if json_tmp.exists() else None
+    log_target = _save_log(base, log_text)
     if raw is None:
         # pytest-benchmark writes no JSON when nothing was timed (every case skipped or failed).
         empty = {"benchmarks": [], "bench": {"schema_version": SCHEMA_VERSION, "outcomes": outcomes}}
@@ -100,22 +113,46 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
         return RunOutcome(None, log_target, rows, time.perf_counter() - started, contention)
     data = json.loads(raw)
     data.setdefault("bench", {})["foreign_cpu_share"] = round(contention, 4)
-    write_json(target, data)
+    target = _save_json(log_target, data)
     rows = list(parse_run(data, target).rows)
     return RunOutcome(target, log_target, rows, time.perf_counter() - started, contention)
 
 
-def _unused(path: Path) -> Path:
-    """`path`, or `<stem>_2.json`, `_3`, … when a run in the same second already wrote it: never overwrite."""
-    candidate, n = path, 1
-    while candidate.exists() or candidate.with_suffix(".log").exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
-    return candidate
+def _read_log(log_tmp: Path) -> str:
+    """The suite's output so far ('' when it wrote none)."""
+    return log_tmp.read_text(errors="replace") if log_tmp.exists() else ""
 
 
-def _keep_finished_rows(json_tmp: Path, progress: Path, target: Path, log_target: Path) -> RunInterrupted:
-    """After Ctrl-C: save the rows that finished (pytest wrote the JSON at session end) to `target`."""
+def _save_log(base: Path, text: str) -> Path:
+    """Claim `<base>.log` (or `<base>_2.log`, … where that name or its JSON is taken) and write `text`."""
+    return write_unique(base.with_suffix(".log"), text.encode("utf-8"), siblings=(".json",))
+
+
+def _save_json(log_path: Path, data: dict) -> Path:
+    """Write the run's JSON beside its log, under the name the log claimed; never over another file."""
+    target = log_path.with_suffix(".json")
+    if create_new(target, json_text(data).encode("utf-8")):
+        return target
+    # Only a writer that ignores the claim (another tool) can have taken it: keep both, under a new name.
+    return write_unique(target, json_text(data).encode("utf-8"), siblings=(".log",))
+
+
+def sweep_leftovers(results_dir: Path) -> None:
+    """Remove what killed runs left: atomic writes' temporary files and suite scratch folders whose
+    process is gone (a SIGKILL skips every clean-up; a live run's files are never touched)."""
+    sweep_stale_temps(results_dir)
+    folder = Path(results_dir) / "benchmarks"
+    for scratch in folder.glob(".run-*") if folder.is_dir() else []:
+        match = _SCRATCH.match(scratch.name)
+        if match and scratch.is_dir() and not pid_alive(int(match.group(1))):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _keep_finished_rows(json_tmp: Path, progress: Path, base: Path, log_text: str,
+                        stop: BaseException) -> RunInterrupted:
+    """After Ctrl-C/SIGTERM/SIGHUP: save the rows that finished (pytest wrote the JSON at session end)."""
+    what, code = interrupt_name(stop), interrupt_exit_code(stop)
+    log_target = _save_log(base, log_text)
     outcomes = _finished_cases(progress)
     done = {row_key(o) for o in outcomes if o["status"] == "passed"}
     try:
@@ -123,14 +160,14 @@ def _keep_finished_rows(json_tmp: Path, progress: Path, target: Path, log_target
     except json.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        return RunInterrupted(f"interrupted: {len(outcomes)} case(s) had finished but pytest wrote no JSON, "
-                              f"so no results were saved (log: {log_target})")
-    # The case running at Ctrl-C may have left partial timings: keep only the cases that finished.
+        return RunInterrupted(f"interrupted ({what}): {len(outcomes)} case(s) had finished but pytest wrote "
+                              f"no JSON, so no results were saved (log: {log_target})", code)
+    # The case running at the interrupt may have left partial timings: keep only the cases that finished.
     data["benchmarks"] = [b for b in data.get("benchmarks", []) if _finished(b, done)]
     data.setdefault("bench", {})["interrupted"] = True
-    write_json(target, data)
-    return RunInterrupted(f"interrupted: kept the {len(data['benchmarks'])} finished row(s) in {target} "
-                          f"(log: {log_target})")
+    target = _save_json(log_target, data)
+    return RunInterrupted(f"interrupted ({what}): kept the {len(data['benchmarks'])} finished row(s) in "
+                          f"{target} (log: {log_target})", code)
 
 
 def _finished(benchmark: dict, done: set) -> bool:
@@ -141,12 +178,21 @@ def _finished(benchmark: dict, done: set) -> bool:
         return False
 
 
-def export_missing(config: RunConfig, emit: OnEvent) -> None:
-    """Export each model whose artifacts are missing or stale (trained checkpoint if one exists)."""
+def export_missing(config: RunConfig, emit: OnEvent) -> dict[str, str]:
+    """Export each model whose artifacts are missing or stale (trained checkpoint if one exists); model ->
+    why it could not be exported (a corrupt checkpoint fails that model's rows, not the run)."""
+    failed: dict[str, str] = {}
     for name in config.models:
         emit(RunEvent("export", name, total=len(config.models)))
-        artifacts = ensure_exported(get_model(name), config.exports_dir, config.checkpoints_dir, config.seed)
+        try:
+            artifacts = ensure_exported(get_model(name), config.exports_dir, config.checkpoints_dir,
+                                        config.seed)
+        except BenchError as exc:
+            failed[name] = str(exc)
+            emit(RunEvent("exported", name, status="all formats"))
+            continue
         emit(RunEvent("exported", name, status=", ".join(sorted(artifacts.failed))))
+    return failed
 
 
 def pytest_command(config: RunConfig, json_path: Path, config_file: Path) -> list[str]:
@@ -180,7 +226,7 @@ def suites_dir() -> Path:
 
 def _run_suites(command: list[str], log_path: Path, progress: Path, cwd: Path, emit: OnEvent) -> int:
     """Run pytest in its own process (runtimes cannot pollute this one), relaying its progress lines."""
-    env = {**os.environ, PROGRESS_ENV: str(progress)}
+    env = child_env({**os.environ, PROGRESS_ENV: str(progress)})  # it dies with us (train.processes)
     seen = 0
     with open(log_path, "wb") as log:
         # Its own session: a terminal's Ctrl-C reaches only this process, which forwards exactly one SIGINT.
@@ -196,7 +242,7 @@ def _run_suites(command: list[str], log_path: Path, progress: Path, cwd: Path, e
                 seen = _relay_progress(progress, seen, emit)
                 if finished:
                     return proc.returncode
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the same clean stop
             _interrupt(proc)  # pytest stops, runs its session end and writes the JSON of the finished cases
             raise
         except BaseException:
