@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from train.checkpoint import checkpoint_path, library_versions, save_checkpoint
+from train.checkpoint import checkpoint_path, library_versions, load_checkpoint, save_checkpoint
 from train.config import TrainConfig
 from train.data.registry import data_key, load_data
 from train.data.splits import Splits
@@ -22,6 +23,17 @@ from train.fileio import ensure_output_dir, write_json
 from train.loop import EpochStats, fit
 from train.metrics import mean_std
 from train.registry import ModelSpec, get_model, models_for_dataset
+from train.runs import (
+    COMPLETE,
+    INTERRUPTED,
+    RUN_CHECKPOINT,
+    RUN_RECORD,
+    interruption_text,
+    new_run_dir,
+    promote,
+    record_path,
+    runs_dir,
+)
 from train.seeding import seed_everything
 from train.tasks import Task, make_task
 
@@ -51,9 +63,15 @@ class RunOptions:
 
 
 class TrainingInterrupted(BenchError):
-    """Ctrl-C during `bench train`: the finished epochs were saved (the message says where); exit 130."""
+    """Ctrl-C during `bench train`: the finished epochs were kept in the run's own folder, never promoted
+    (the message says where, and which checkpoint `bench run` uses); exit 130. `reports` holds the models
+    of the command that finished, then the interrupted one when it had something to keep."""
 
     exit_code = 130
+
+    def __init__(self, message: str, reports: list[ModelReport] | None = None) -> None:
+        super().__init__(message)
+        self.reports = list(reports or [])
 
 
 class Observer(Protocol):
@@ -98,8 +116,33 @@ class ModelReport:
     runs: list[SeedRun]
     summary: dict[str, dict[str, float]]
     best_seed: int
-    checkpoint: Path | None = None
-    metrics_path: Path | None = None
+    checkpoint: Path | None = None  # the checkpoint this run wrote (its own folder's when interrupted)
+    metrics_path: Path | None = None  # the metrics record this run wrote (idem)
+    run_dir: Path | None = None  # results/training/<dataset>/runs/<model>-<UTC time>
+    interrupted: dict[str, Any] | None = None  # seed, epochs_done/planned, seeds_done/planned; None: complete
+    in_use: str = ""  # for an interrupted run: what `bench run` uses for this model instead
+    seeds_planned: int = 1
+
+    @property
+    def status(self) -> str:
+        return COMPLETE if self.interrupted is None else INTERRUPTED
+
+    def record(self) -> dict[str, Any]:
+        """The run's metrics record: every seed's config, metrics and history, its status and summary."""
+        data: dict[str, Any] = {
+            "model": self.model,
+            "dataset": self.dataset,
+            "status": self.status,
+            "epochs_planned": self.runs[0].config.epochs,
+            "seeds_planned": self.seeds_planned,
+            "selected_seed": self.best_seed,
+            "summary": self.summary,
+            "runs": [{"config": r.config.to_dict(), "metrics": r.metrics, "history": r.history}
+                     for r in self.runs],
+        }
+        if self.interrupted is not None:
+            data["interrupted"] = self.interrupted
+        return data
 
 
 def check_model(cfg: TrainConfig) -> ModelSpec:
@@ -221,46 +264,108 @@ def _run_dir(options: RunOptions, cfg: TrainConfig, stamp: str) -> Path | None:
 
 def train_model(cfg: TrainConfig, data: Splits | Data, options: RunOptions, device: torch.device,
                 stamp: str, observer: Observer) -> ModelReport:
-    """All seeds of one model; saves the best-val-accuracy seed's checkpoint and a metrics JSON."""
-    runs = []
+    """All seeds of one model; the best-val-accuracy seed's checkpoint and every seed's metrics go to the
+    run's own folder, and are promoted to the model's checkpoint and record only when every epoch of every
+    seed ran. Ctrl-C returns the report with `interrupted` set (the caller raises TrainingInterrupted);
+    Ctrl-C before any epoch finished raises TrainingInterrupted at once: there is nothing to keep."""
+    runs: list[SeedRun] = []
+    stopped: dict[str, Any] | None = None
     for offset in range(options.seeds):
         seeded = dataclasses.replace(cfg, seed=cfg.seed + offset)
-        runs.append(train_seed(seeded, data, options, device, _run_dir(options, seeded, stamp), observer))
-        if "interrupted_after_epoch" in runs[-1].metrics:
-            break  # Ctrl-C: no further seeds
+        try:
+            run = train_seed(seeded, data, options, device, _run_dir(options, seeded, stamp), observer)
+        except KeyboardInterrupt:  # before this seed kept an epoch: the earlier seeds are all there is
+            stopped = _stop(seeded, 0, runs, options)
+            break
+        runs.append(run)
+        done = run.metrics.get("interrupted_after_epoch")
+        if done is not None:  # Ctrl-C: no further seeds
+            stopped = _stop(seeded, done, runs[:-1], options)
+            break
+    if not runs:
+        raise TrainingInterrupted(f"interrupted: {cfg.model} stopped before its first epoch finished; "
+                                  f"nothing kept for it; {_in_use(options, cfg.model)}")
     best = max(runs, key=lambda r: r.metrics["val_acc"])  # first seed wins ties
-    report = ModelReport(cfg.model, cfg.dataset, runs, summarise(runs), best.config.seed)
+    report = ModelReport(cfg.model, cfg.dataset, runs, summarise(runs), best.config.seed, interrupted=stopped,
+                         seeds_planned=options.seeds)
     if options.save:
-        report.checkpoint, report.metrics_path = _save(report, best, options)
-    stopped = runs[-1].metrics.get("interrupted_after_epoch")
-    if stopped is not None:
-        where = (f"best checkpoint so far in {report.checkpoint}, metrics in {report.metrics_path}"
-                 if options.save else "nothing saved (saving is off)")
-        raise TrainingInterrupted(
-            f"interrupted: {cfg.model} stopped after {stopped} of {cfg.epochs} epoch(s); {where}")
+        _save(report, best, options)
     return report
 
 
-def _save(report: ModelReport, best: SeedRun, options: RunOptions) -> tuple[Path, Path]:
-    """Checkpoint of the selected seed, and every seed's metrics and history as JSON."""
+def _stop(cfg: TrainConfig, epochs_done: int, complete: list[SeedRun], options: RunOptions) -> dict[str, Any]:
+    """Where Ctrl-C stopped a model's run: the seed, its finished epochs, the seeds that finished all."""
+    return {"seed": cfg.seed, "epochs_done": epochs_done, "epochs_planned": cfg.epochs,
+            "seeds_done": len(complete), "seeds_planned": options.seeds}
+
+
+def _in_use(options: RunOptions, model: str, partial: Path | None = None) -> str:
+    """What `bench run` exports for `model` now that an interrupted run left the model's files alone
+    (`partial`: that run's checkpoint, named as the way to use it anyway)."""
+    ckpt = checkpoint_path(Path(options.results_dir), model)
+    if not ckpt.exists():
+        anyway = f" (copy {partial} to {ckpt} to use the partial weights anyway)" if partial else ""
+        return f"no complete checkpoint of {model} exists, so `bench run` uses untrained weights{anyway}"
+    try:
+        metrics = load_checkpoint(ckpt)["metrics"]
+    except BenchError as exc:
+        return f"{ckpt} is unchanged but unreadable ({exc})"
+    earlier = interruption_text({"interrupted": metrics.get("interrupted"), "status": metrics.get("status"),
+                                 "runs": [{"metrics": metrics, "config": {"epochs": metrics.get("epochs")}}]})
+    if earlier is not None:  # written by a bench that still promoted interrupted runs, or copied there
+        return (f"{ckpt} is unchanged (itself a partial run, {earlier}) and is the one `bench run` uses; "
+                "a complete `bench train` replaces it")
+    return f"{ckpt} still holds the previous complete run and is the one `bench run` uses"
+
+
+def interrupted_message(report: ModelReport) -> str:
+    """One line: where Ctrl-C stopped `report`'s model, where its partial run is, what `bench run` uses."""
+    info = report.interrupted or {}
+    where = f"stopped after {info.get('epochs_done')} of {info.get('epochs_planned')} epoch(s)"
+    if report.seeds_planned > 1:
+        where += (f" of seed {info.get('seed')} ({info.get('seeds_done')} of {report.seeds_planned} seeds "
+                  "complete)")
+    if report.run_dir is None:
+        return f"interrupted: {report.model} {where}; nothing saved (saving is off)"
+    return (f"interrupted: {report.model} {where}; its partial checkpoint and metrics are kept, marked "
+            f"interrupted, in {report.run_dir}; {report.in_use}")
+
+
+def _save(report: ModelReport, best: SeedRun, options: RunOptions) -> None:
+    """Write the run's folder (checkpoint of the selected seed, every seed's metrics); promote it to the
+    model's checkpoint and record only when it is complete. Sets the report's paths (and `in_use`)."""
     results = Path(options.results_dir)
+    # An interrupted run is never promoted, not even when no complete checkpoint exists yet (`bench run`
+    # then uses untrained weights, and the message says how to use the partial ones): the model's
+    # checkpoint and record then only ever hold complete runs, which every reader of them (bench run,
+    # export, accuracy, report) can trust without checking a mark, and an untrained export is already
+    # labelled "untrained, seed N" in its manifest. A promoted partial checkpoint would look trained to
+    # every reader that does not know about interruptions (the export manifest, the accuracy table).
+    run_dir = new_run_dir(results, report.dataset, report.model)
     seeds = [r.config.seed for r in report.runs]
-    metrics = {**best.metrics, "seeds": seeds, "summary": report.summary}
-    ckpt = save_checkpoint(checkpoint_path(results, report.model), report.model, best.best_state,
-                           best.config.to_dict(), metrics, dict(best.config.to_dict()["model_kwargs"]))
-    path = results / "training" / report.dataset / f"{report.model}.json"
-    write_json(path, {
-        "model": report.model,
-        "dataset": report.dataset,
-        "created": datetime.now().isoformat(timespec="seconds"),
-        "checkpoint": str(ckpt),
-        "selected_seed": best.config.seed,
-        "summary": report.summary,
-        "runs": [{"config": r.config.to_dict(), "metrics": r.metrics, "history": r.history}
-                 for r in report.runs],
-        "versions": library_versions(),
-    })
-    return ckpt, path
+    metrics = {**best.metrics, "seeds": seeds, "summary": report.summary, "status": report.status}
+    if report.interrupted is not None:
+        metrics["interrupted"] = report.interrupted
+    run_ckpt = save_checkpoint(run_dir / RUN_CHECKPOINT, report.model, best.best_state, best.config.to_dict(),
+                               metrics, dict(best.config.to_dict()["model_kwargs"]))
+    created = datetime.now().isoformat(timespec="seconds")
+    record = {**report.record(), "created": created, "run": str(run_dir), "versions": library_versions()}
+    report.run_dir = run_dir
+    if report.interrupted is not None:
+        report.checkpoint, report.in_use = run_ckpt, _in_use(options, report.model, run_ckpt)
+        report.metrics_path = write_json(run_dir / RUN_RECORD, {**record, "checkpoint": str(run_ckpt)})
+        return
+    ckpt = checkpoint_path(results, report.model)
+    path = record_path(results, report.dataset, report.model)
+    write_json(run_dir / RUN_RECORD, {**record, "checkpoint": str(run_ckpt),
+                                      "promoted_to": {"checkpoint": str(ckpt), "record": str(path)}})
+    promote(run_ckpt, ckpt, path, _json_text({**record, "checkpoint": str(ckpt)}))
+    report.checkpoint, report.metrics_path = ckpt, path
+
+
+def _json_text(obj: Any) -> str:
+    """`obj` as write_json writes it (indented, NaN refused)."""
+    return json.dumps(obj, indent=2, allow_nan=False, default=str) + "\n"
 
 
 def train_models(configs: list[TrainConfig], options: RunOptions,
@@ -277,10 +382,32 @@ def train_models(configs: list[TrainConfig], options: RunOptions,
         ensure_output_dir(options.results_dir)  # an unwritable results folder fails now, not after training
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     loaded: dict[tuple, Splits | Data] = {}
-    reports = []
-    for cfg in configs:
-        key = data_key(cfg)
-        if key not in loaded:
-            loaded[key] = load_data(cfg, options.data_dir, options.download)
-        reports.append(train_model(cfg, loaded[key], options, device, stamp, observer))
+    reports: list[ModelReport] = []
+    for index, cfg in enumerate(configs):
+        rest = _not_trained(configs[index + 1:])
+        try:
+            key = data_key(cfg)
+            if key not in loaded:
+                loaded[key] = load_data(cfg, options.data_dir, options.download)
+        except KeyboardInterrupt:
+            untouched = _not_trained(configs[index:]).removeprefix("; ")
+            raise TrainingInterrupted(f"interrupted while loading {cfg.dataset}; {untouched}",
+                                      reports) from None
+        try:
+            report = train_model(cfg, loaded[key], options, device, stamp, observer)
+        except KeyboardInterrupt:  # a second Ctrl-C while saving: each file is whole, old or new (atomic)
+            folder = runs_dir(options.results_dir, cfg.dataset)
+            raise TrainingInterrupted(
+                f"interrupted: {cfg.model} stopped while its run was being saved; every file is either the "
+                f"earlier one or the new one, never half-written: see {folder}{rest}", reports) from None
+        except TrainingInterrupted as exc:
+            raise TrainingInterrupted(f"{exc}{rest}", reports) from None
+        reports.append(report)
+        if report.interrupted is not None:
+            raise TrainingInterrupted(f"{interrupted_message(report)}{rest}", reports)
     return reports
+
+
+def _not_trained(configs: list[TrainConfig]) -> str:
+    """'; not trained: a, b' for the models Ctrl-C stopped the command before, else ''."""
+    return f"; not trained: {', '.join(c.model for c in configs)}" if configs else ""

@@ -14,7 +14,7 @@ from bench.report.synthesis import trained_table
 from train.config import configs_for, parse_sets
 from train.data.paths import DATA_DIR_ENV, default_data_dir
 from train.data.registry import dataset_names, get_dataset
-from train.runner import RunOptions, train_models
+from train.runner import RunOptions, TrainingInterrupted, train_models
 
 
 def train(
@@ -51,6 +51,13 @@ def train(
         data_dir=data_dir or default_data_dir(), results_dir=results_dir, device=device, seeds=seeds,
         tensorboard=tensorboard, download=download, threads=threads,
     )
+    stopped = None
     with TrainingProgress(err) as progress:
-        reports = train_models(configs, options, progress)
-    print_tables([trained_table(dataset, reports, results_dir)], fmt)
+        try:
+            reports = train_models(configs, options, progress)
+        except TrainingInterrupted as exc:  # show what finished (and the partial run, marked), then exit 130
+            stopped, reports = exc, exc.reports
+    if reports:
+        print_tables([trained_table(dataset, reports, results_dir)], fmt)
+    if stopped is not None:
+        raise stopped

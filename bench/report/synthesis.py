@@ -14,6 +14,7 @@ from bench.report.tables import environment_table, run_command, run_table, sourc
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.data.registry import dataset_names, get_dataset
 from train.registry import models_for_dataset
+from train.runs import interruption_text
 
 
 def train_command(dataset: str, model: str, extra: str = "") -> str:
@@ -28,6 +29,20 @@ def metric(record: TrainingRecord, key: str) -> Stat | None:
         return Stat(float(entry["mean"]), float(entry.get("std", 0.0)), int(entry.get("n", 1)))
     value = record.runs[0]["metrics"].get(key)
     return Stat(float(value)) if isinstance(value, (int, float)) else None
+
+
+def marked(label: str, record: TrainingRecord | None) -> str:
+    """`label`, followed by '(interrupted at epoch 5/50)' when `record` is of a run Ctrl-C ended."""
+    mark = interruption_text(record.data) if record is not None else None
+    return label if mark is None else f"{label} ({mark})"
+
+
+def partial_note(record: TrainingRecord, command: str) -> str:
+    """Why a record marked interrupted is in a table, and what replaces it ('' for a complete record)."""
+    if interruption_text(record.data) is None:
+        return ""
+    return (f"partial run (Ctrl-C) on file as the model's record: its metrics cover the finished epochs "
+            f"only; a complete {command} replaces it")
 
 
 def _seeds_note(records: Sequence[TrainingRecord]) -> str:
@@ -67,8 +82,9 @@ def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
             cells: list[Cell] = [label, NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN]
             notes.append(f"train: {train_command('cora', model)}")
         else:
-            cells = [label, metric(record, "test_acc"), metric(record, "test_f1"),
+            cells = [marked(label, record), metric(record, "test_acc"), metric(record, "test_f1"),
                      metric(record, "total_train_time_s"), metric(record, "train_loop_time")]
+            notes += [n for n in (partial_note(record, train_command("cora", model)),) if n]
         missing = []
         for dev in devices:
             for rt in runtimes:
@@ -197,12 +213,13 @@ def mnist_configuration_table(training: dict[str, TrainingRecord]) -> TableData:
         if entry.record is None:
             rows.append(Row((*described, NOT_RUN, NOT_RUN, None), f"train: {entry.command}"))
         else:
-            rows.append(Row((*described, metric(entry.record, "test_acc"),
-                             metric(entry.record, "total_train_time_s"), entry.config.get("epochs"))))
+            rows.append(Row((marked(entry.name, entry.record), *described[1:],
+                             metric(entry.record, "test_acc"), metric(entry.record, "total_train_time_s"),
+                             entry.config.get("epochs")), partial_note(entry.record, entry.command)))
     notes = ["the report trained 10 epochs at batch 128 (reported ~98.5 % SGD, ~99.0 % SGD+BN, ~99.2 % Adam, "
              "~99.3 % Adam+BN, ~99.4 % Adam+BN+StepLR)",
-             "each `bench train` run replaces results/training/mnist/<model>.json: a model shows its latest "
-             "configuration only"]
+             "each complete `bench train` run replaces results/training/mnist/<model>.json (an interrupted "
+             "one is kept apart, under runs/): a model shows its latest configuration only"]
     if training:
         notes.append(_seeds_note(list(training.values())))
     return TableData("mnist.configurations", "MNIST CNN: configurations (report 003)", columns, tuple(rows),
@@ -222,15 +239,17 @@ def mnist_target_table(training: dict[str, TrainingRecord]) -> TableData:
             rows.append(Row((name, NOT_RUN, NOT_RUN, NOT_RUN), f"train: {entry.command}"))
             continue
         final = metric(record, "final_test_acc")
+        name, partial = marked(name, record), partial_note(record, entry.command)
         if "time_to_target_s" not in record.runs[0]["metrics"]:
             rows.append(Row((name, "not measured", "not measured", final),
-                            f"retrain with --set target_accuracy={target:g}: {entry.command}"))
+                            partial or f"retrain with --set target_accuracy={target:g}: {entry.command}"))
         elif any(run["metrics"].get("time_to_target_s") is None for run in record.runs):
+            below = f"val accuracy stayed below {target:.0%} in at least one seed"
             rows.append(Row((name, "not reached", "not reached", final),
-                            f"val accuracy stayed below {target:.0%} in at least one seed"))
+                            f"{below}; {partial}" if partial else below))
         else:
             rows.append(Row((name, metric(record, "time_to_target_s"), metric(record, "epochs_to_target"),
-                             final)))
+                             final), partial))
     notes = (f"time to target = training compute time (forward+backward+step, s) until validation accuracy "
              f"first reached {target:.0%}; final test accuracy = last epoch's weights",)
     return TableData("mnist.time_to_target", f"MNIST CNN: time to {target:.0%} (report 003)", columns,
@@ -241,10 +260,11 @@ def mnist_target_table(training: dict[str, TrainingRecord]) -> TableData:
 
 
 def training_table(dataset: str, training: dict[str, TrainingRecord],
-                   models: Sequence[str] | None = None) -> TableData:
+                   models: Sequence[str] | None = None, partial: dict[str, str] | None = None) -> TableData:
     """The reports' training table, one row per model (default: every registered model of `dataset`, 'not
     run' where no record is on file): validation and test metrics of the best-validation weights, last-epoch
-    test accuracy, train times, time to the target accuracy when set, best epoch and seeds; mean ± std."""
+    test accuracy, train times, time to the target accuracy when set, best epoch and seeds; mean ± std.
+    A record of an interrupted run is marked in its Model cell; `partial` gives its note (model -> text)."""
     targets = {r.runs[0]["metrics"].get("target_accuracy") for r in training.values()} - {None}
     target = max(targets) if targets else None
     columns = [Column("Model", align="left"), Column("val_acc", ".4f"), Column("test_acc", ".4f"),
@@ -270,7 +290,12 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
             cells.append(_time_to_target(record))
         cells += [f"{best} / {record.config.get('epochs')}",
                   ", ".join(str(run["config"].get("seed")) for run in record.runs)]
-        rows.append(Row(tuple(cells)))
+        if interruption_text(record.data) is None:
+            rows.append(Row(tuple(cells)))
+        else:  # a partial run: marked in the Model cell, with where it is and what replaces it
+            cells[0] = marked(name, record)
+            note = (partial or {}).get(name) or partial_note(record, train_command(dataset, name))
+            rows.append(Row(tuple(cells), note, "yellow"))
     reported = get_dataset(dataset).reported_result
     notes = [reported] if reported else []
     notes.append("times: total_train_time_s = forward+backward+step summed over epochs; "
@@ -424,17 +449,19 @@ def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
 
 
 def trained_table(dataset: str, reports: Sequence, results_dir: Path | None = None) -> TableData:
-    """`bench train`'s own results (train.runner.ModelReport objects) as the training table."""
-    records = {}
+    """`bench train`'s own results (train.runner.ModelReport objects) as the training table; a run Ctrl-C
+    ended is marked, with where it was kept and which checkpoint `bench run` uses instead."""
+    records, partial = {}, {}
     for r in reports:
-        runs = [{"config": run.config.to_dict(), "metrics": run.metrics, "history": run.history}
-                for run in r.runs]
-        data = {"model": r.model, "summary": r.summary, "runs": runs}
-        records[r.model] = TrainingRecord(r.metrics_path, data)
-    table = training_table(dataset, records, [r.model for r in reports])
+        records[r.model] = TrainingRecord(r.metrics_path, r.record())
+        if r.interrupted is not None:
+            partial[r.model] = (f"kept in {r.run_dir}, not promoted; {r.in_use}" if r.run_dir is not None
+                                else "nothing saved (saving is off)")
+    table = training_table(dataset, records, [r.model for r in reports], partial)
     if results_dir is None or not reports:
         return table
     device = reports[0].runs[0].metrics.get("device", "—")
     where = (f"device {device}; checkpoints in {results_dir}/checkpoints, metrics in "
-             f"{results_dir}/training/{dataset}")
+             f"{results_dir}/training/{dataset} (complete runs only); every run's own files in "
+             f"{results_dir}/training/{dataset}/runs")
     return replace(table, notes=(*table.notes, where))

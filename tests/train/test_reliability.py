@@ -1,4 +1,5 @@
-"""Training: Ctrl-C keeps the finished epochs; the same seed on CPU gives the same metrics."""
+"""Training: Ctrl-C keeps the finished epochs apart from the model's files; the same seed on CPU gives the
+same metrics."""
 
 from __future__ import annotations
 
@@ -39,32 +40,46 @@ def test_ctrl_c_keeps_best_checkpoint_and_valid_metrics_of_finished_epochs(tmp_p
         train_models(configs, options, CtrlCAfter(2))
 
     assert caught.value.exit_code == 130
-    ckpt_path = results / "checkpoints" / "cora-gcn.pt"
-    metrics_path = results / "training" / "cora" / "cora-gcn.json"
-    assert str(caught.value) == ("interrupted: cora-gcn stopped after 2 of 5 epoch(s); best checkpoint so "
-                                 f"far in {ckpt_path}, metrics in {metrics_path}")
-    record = json.loads(metrics_path.read_text())  # valid JSON
+    (report,) = caught.value.reports
+    run_dir = report.run_dir
+    assert str(caught.value).startswith("interrupted: cora-gcn stopped after 2 of 5 epoch(s); its partial "
+                                        "checkpoint and metrics are kept, marked interrupted, in "
+                                        f"{run_dir}; ")
+    record = json.loads((run_dir / "metrics.json").read_text())  # valid JSON
     assert [e["epoch"] for e in record["runs"][0]["history"]] == [1, 2]
     assert record["runs"][0]["metrics"]["interrupted_after_epoch"] == 2
-    checkpoint = torch.load(ckpt_path, weights_only=True)
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert checkpoint["metrics"]["best_epoch"] in (1, 2)
+    assert not (results / "checkpoints").exists()  # never promoted: `bench run` finds no partial weights
+    assert not (results / "training" / "cora" / "cora-gcn.json").exists()
     assert not [p for p in results.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_cli_says_where_the_interrupted_run_went(tmp_path, cora_dir, monkeypatch):
+    """Two models, Ctrl-C in the second: the first is promoted, the summary shows both (the second
+    marked), and the last line says where the partial run is."""
     import train.loop
 
     real_fit = train.loop.fit
 
     def fit_then_ctrl_c(model, task, cfg, device, on_epoch=None):
+        if cfg.model != "cora-gcn":
+            return real_fit(model, task, cfg, device, on_epoch)
         return real_fit(model, task, cfg, device, lambda stats: _ctrl_c_at(stats, 1, on_epoch))
 
     monkeypatch.setattr("train.runner.fit", fit_then_ctrl_c)
-    result = CliRunner().invoke(app, ["train", "cora", "-m", "cora-mlp", "--epochs", "3", "--data-dir",
-                                      str(cora_dir), "--results-dir", str(tmp_path), "--no-tensorboard"])
+    result = CliRunner().invoke(app, ["train", "cora", "-m", "cora-mlp", "-m", "cora-gcn", "--epochs", "3",
+                                      "--data-dir", str(cora_dir), "--results-dir", str(tmp_path),
+                                      "--no-tensorboard", "--format", "markdown"])
     assert result.exit_code == 130, result.output
-    assert result.output.strip().splitlines()[-1].startswith(
-        "error: interrupted: cora-mlp stopped after 1 of 3 epoch(s); best checkpoint so far in ")
+    last = result.output.strip().splitlines()[-1]
+    (kept,) = (tmp_path / "training" / "cora" / "runs").glob("cora-gcn-*/checkpoint.pt")
+    assert last == ("error: interrupted: cora-gcn stopped after 1 of 3 epoch(s); its partial checkpoint and "
+                    f"metrics are kept, marked interrupted, in {kept.parent}; no complete checkpoint of "
+                    f"cora-gcn exists, so `bench run` uses untrained weights (copy {kept} to "
+                    f"{tmp_path / 'checkpoints' / 'cora-gcn.pt'} to use the partial weights anyway)")
+    assert "| cora-mlp | " in result.output and "| cora-gcn (interrupted at epoch 1/3) | " in result.output
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["cora-mlp.pt"]
 
 
 def _ctrl_c_at(stats, epoch, on_epoch) -> None:
