@@ -88,7 +88,8 @@ def verify_artifacts(
     for spec, model_dir, model_kwargs in items:
         cases, checked_on = parity_cases(spec)
         present = [f for f in wanted if (model_dir / f.artifact).is_file()]
-        artifacts = {f.name: str(model_dir / f.artifact) for f in present}
+        # Absolute: the child runs in a scratch directory, where a relative results folder means nothing.
+        artifacts = {f.name: str((model_dir / f.artifact).resolve()) for f in present}
         jobs.append(
             {"key": str(model_dir), "input_names": spec.input_names, "cases": cases, "artifacts": artifacts}
         )

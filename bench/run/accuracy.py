@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -15,12 +16,12 @@ from bench.records.schema import REFERENCE_RUNTIME
 from bench.run.artifacts import ensure_exported
 from bench.run.selection import parse_models
 from bench.runtimes import RuntimeUnavailable, Session, get_runtime, runtime_names
-from train.checkpoint import checkpoint_path, load_checkpoint
+from train.checkpoint import CheckpointError, checkpoint_path, fit_model, read_checkpoint, retrain_hint
 from train.config import TrainConfig, build_config
 from train.data.registry import data_key, load_data
 from train.data.splits import Splits
 from train.errors import BenchError
-from train.fileio import write_json
+from train.fileio import ensure_output_dir, json_text, write_unique
 from train.metrics import accuracy
 from train.registry import ModelSpec, get_model
 
@@ -56,6 +57,8 @@ def measure_accuracy(models: str | Sequence[str] | None, data_dir: Path, results
     """Measure each requested model with a checkpoint through every runtime; write results/accuracy/."""
     names = parse_models(models if isinstance(models, str) or models is None else ",".join(models))
     results_dir = Path(results_dir)
+    for folder in (results_dir / "accuracy", results_dir / "exports"):
+        ensure_output_dir(folder)  # an unwritable results folder fails now, not after every model ran
     rows: list[AccuracyRow] = []
     data_cache: dict[tuple, Splits | Data] = {}
     for name in names:
@@ -63,15 +66,15 @@ def measure_accuracy(models: str | Sequence[str] | None, data_dir: Path, results
             on_model(name)
         rows += model_rows(get_model(name), Path(data_dir), results_dir, download, threads, data_cache)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    target = _unused(results_dir / "accuracy" / f"{stamp}.json")
-    write_json(target, {
+    # Claimed when written (exclusive create): checks finishing in the same second each keep their file.
+    target = write_unique(results_dir / "accuracy" / f"{stamp}.json", json_text({
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": "cpu",
         "threads": threads,
         "data_dir": str(Path(data_dir).resolve()),
         "results_dir": str(results_dir.resolve()),
         "rows": [asdict(r) for r in rows],
-    })
+    }).encode("utf-8"))
     return AccuracyOutcome(rows, target)
 
 
@@ -82,12 +85,9 @@ def model_rows(spec: ModelSpec, data_dir: Path, results_dir: Path, download: boo
     if not ckpt.is_file():
         return [AccuracyRow(spec.name, spec.dataset, None, None, None, None, None, None,
                             f"no checkpoint: run `bench train {spec.dataset} --model {spec.name}`")]
-    payload = load_checkpoint(ckpt)
+    payload, cfg = _read_checkpoint(spec, ckpt)
     recorded = payload["metrics"].get("test_acc")
-    recorded = float(recorded) if isinstance(recorded, (int, float)) else None
-    cfg = build_config(dict(payload["config"]), str(ckpt))
-    if cfg.model != spec.name:
-        raise BenchError(f"checkpoint {ckpt} was trained for {cfg.model}, not {spec.name}; retrain it")
+    recorded = float(recorded) if isinstance(recorded, (int, float)) and math.isfinite(recorded) else None
     cache = data_cache if data_cache is not None else {}
     key = data_key(cfg)
     if key not in cache:
@@ -123,6 +123,21 @@ def model_rows(spec: ModelSpec, data_dir: Path, results_dir: Path, download: boo
     return rows
 
 
+def _read_checkpoint(spec: ModelSpec, ckpt: Path) -> tuple[dict, TrainConfig]:
+    """The checkpoint of `spec` and the config it was trained with, checked before any data is loaded: its
+    weights must fit the model and its config be valid; CheckpointError (one line, exit 2) otherwise."""
+    payload = read_checkpoint(ckpt, spec.name)
+    fit_model(ckpt, payload, spec=spec)
+    try:
+        cfg = build_config(dict(payload["config"]), str(ckpt))
+    except BenchError as exc:
+        raise CheckpointError(ckpt, f"holds a training config bench cannot use ({exc})",
+                              retrain_hint(spec.name)) from None
+    if cfg.model != spec.name:
+        raise CheckpointError(ckpt, f"was trained for {cfg.model}, not {spec.name}", retrain_hint(spec.name))
+    return payload, cfg
+
+
 # (model inputs, labels, rows of the output to score: a node mask, or None for all of them)
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor | None]
 
@@ -156,12 +171,3 @@ def _predict(session: Session, test: Callable[[], list[Batch]]) -> tuple[torch.T
         preds.append(logits.argmax(1))
         targets.append(labels)
     return torch.cat(preds), torch.cat(targets)
-
-
-def _unused(path: Path) -> Path:
-    """`path`, or `<stem>-2<suffix>`, ... when a run in the same second already took it."""
-    candidate, n = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
-    return candidate

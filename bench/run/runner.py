@@ -83,7 +83,9 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     # The name is claimed when the files are written (exclusively): runs started in the same second each
     # get their own, `_2`, `_3`, …
     base = config.benchmarks_dir / f"{stamp}_{config.device.replace(':', '')}"
-    with tempfile.TemporaryDirectory(prefix=f".run-{os.getpid()}-", dir=config.benchmarks_dir) as tmp:
+    # Absolute: the suite runs inside this folder, where a relative --results-dir would point elsewhere.
+    scratch_parent = config.benchmarks_dir.resolve()
+    with tempfile.TemporaryDirectory(prefix=f".run-{os.getpid()}-", dir=scratch_parent) as tmp:
         tmp_dir = Path(tmp)
         json_tmp, log_tmp, progress = tmp_dir / "benchmark.json", tmp_dir / "pytest.log", tmp_dir / "progress"
         # The suite gets the config whole; exports were just made, so it must not export again, and the
