@@ -103,7 +103,8 @@ def test_schema1_file_is_read_through_the_migration():
 
 
 def test_compare_reads_a_schema1_file_against_a_new_one(new_run):
-    result = CliRunner().invoke(app, ["compare", str(SCHEMA1_FILE), str(new_run), "--fail-above", "100000%"],
+    result = CliRunner().invoke(app, ["compare", str(SCHEMA1_FILE), str(new_run), "--fail-above", "100000%",
+                                      "--allow-missing", "--show-unmatched"],  # new_run has no cora-mlp rows
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     for runtime in ("eager", "onnxruntime", "torchscript"):
