@@ -26,6 +26,7 @@ from export.layout import (
 )
 from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, Parity, compare_outputs
 from export.reload import FreshReload, verify_artifacts
+from export.trust import is_trusted, record_trusted
 from export.util import first_line, sha256_file
 from train.errors import BenchError
 from train.fileio import torch_save, write_json
@@ -103,6 +104,8 @@ def export_model(
         outcomes = _check_in_fresh_process(spec, model_dir, model_kwargs, outcomes)
     for fmt, outcome in outcomes.items():
         _settle_file(model_dir / get_format(fmt).artifact, outcome.ok)
+        if outcome.ok and get_format(fmt).is_code:
+            record_trusted(model_dir / get_format(fmt).artifact)  # this user wrote it: it may load (trust.py)
     manifest = _manifest(spec, model_dir, checkpoint, seed, model_kwargs, outcomes, checked_on)
     write_json(model_dir / MANIFEST_FILE, manifest)
     return [_result(spec.name, fmt, outcome, model_dir) for fmt, outcome in outcomes.items()]
@@ -122,10 +125,14 @@ def is_export_current(spec: ModelSpec, out_dir: Path, checkpoint: Path | None, s
     if checkpoint is not None and not _file_matches(Path(checkpoint), manifest.get("checkpoint_sha256")):
         return False
     entries = [manifest.get("weights") or {}] + [manifest["formats"].get(fmt) or {} for fmt in format_names()]
-    return all(
+    intact = all(
         entry.get("ok", True) and _file_matches(model_dir / str(entry.get("file")), entry.get("sha256"))
         for entry in entries
     )
+    # Code this user's trust store does not know (exported elsewhere, or swapped along with its manifest's
+    # sha256) is not current: exporting again replaces it with code this user wrote.
+    return intact and all(is_trusted(model_dir / get_format(fmt).artifact)
+                          for fmt in format_names() if get_format(fmt).is_code)
 
 
 def _check_formats(formats: Sequence[str] | None) -> tuple[ExportFormat, ...]:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
+from export.trust import TRUST_STORE_ENV
+
 # The repo is cloned beside shared/ (CI and the developers' machines); a user's clone has none.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests' exports go to a trust store of their own, never the developer's (export/trust.py); the
+    `bench run` children the tests start inherit it."""
+    os.environ[TRUST_STORE_ENV] = str(Path(tempfile.mkdtemp(prefix="bench-tests-trust-")) / "trusted")
 
 
 def _ort_cuda_missing() -> str:

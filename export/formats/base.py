@@ -10,8 +10,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from export.layout import MANIFEST_FILE, load_manifest
-from export.util import sha256_file
+from export.trust import is_trusted, trust_store_path
 from train.errors import BenchError
 from train.registry import ModelSpec
 
@@ -32,7 +31,7 @@ class ExportFormat(ABC):
 
     name: ClassVar[str]  # "torchscript", "onnx", ...: the manifest key and the runtimes' `export_format`
     artifact: ClassVar[str]  # file name inside a model's export folder
-    is_code: ClassVar[bool]  # loading it runs code: only files whose sha256 the manifest records, or --trust
+    is_code: ClassVar[bool]  # loading it runs code: only files in the user's trust store, or --trust
     load_needs: ClassVar[tuple[str, ...]]  # modules a clean interpreter imports to run it (beside torch)
     # Source of `run(path, input_names, cases) -> list[torch.Tensor]` for a clean interpreter that may import
     # only torch and `load_needs`: it must load the file as the runtime does, on the CPU.
@@ -47,20 +46,16 @@ class ExportFormat(ABC):
         """Outputs of the artifact at `path` on each case, loaded as its runtime loads it, on the CPU."""
 
     def vouched_path(self, model_dir: Path) -> Path:
-        """The artifact in `model_dir`, if its sha256 is the one `bench export` recorded in the manifest.
+        """The artifact in `model_dir`, if this user's `bench export` wrote it (export/trust.py).
 
-        An artifact that is code runs when loaded: only a file this tool wrote (matched by checksum)
-        loads without the user's explicit `--trust`; anything else is a BenchError saying so.
-        """
+        An artifact that is code runs when loaded: only a file whose sha256 is in the user's trust store
+        (outside the results folder) loads without the user's explicit `--trust`; the manifest beside it
+        cannot vouch, since whoever can swap the file can rewrite it. Anything else is a BenchError."""
         path = Path(model_dir) / self.artifact
         hint = f"re-run `bench export {Path(model_dir).name}`, or pass --trust to load it anyway"
-        try:
-            manifest = load_manifest(model_dir)
-        except BenchError:
-            raise BenchError(f"refusing to load {path}: no valid {MANIFEST_FILE} from `bench export` "
-                             f"vouches for it; {hint}") from None
-        expected = (manifest.get("formats", {}).get(self.name) or {}).get("sha256")
-        if not isinstance(expected, str) or not path.is_file() or sha256_file(path) != expected:
-            raise BenchError(f"refusing to load {path}: its sha256 does not match the one `bench export` "
-                             f"recorded in {MANIFEST_FILE}; {hint}")
+        if not path.is_file():
+            raise BenchError(f"refusing to load {path}: there is no such file; {hint}")
+        if not is_trusted(path):
+            raise BenchError(f"refusing to load {path}: it is code and your `bench export` did not write it "
+                             f"(its sha256 is not in your trust store {trust_store_path()}); {hint}")
         return path

@@ -228,7 +228,7 @@ BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
     ("negative rounds", run("--min-rounds", "-2"), "--min-rounds must be an integer >= 1, got -2"),
     ("negative warm-up", run("--warmup", "-1"), "--warmup must be an integer >= 0, got -1"),
     ("infinite time per case", run("--max-time", "inf"),
-     "--max-time must be a positive, finite number of seconds, got inf"),
+     "--max-time must be a finite number, got inf"),
     ("unknown precision", run("--precision", "fp16"), "--precision must be one of fp32, tf32, got 'fp16'"),
     ("unknown runtime option", run("--runtime-option", "onnxruntime.arena=off"),
      "unknown option onnxruntime.arena; onnxruntime takes: onnxruntime.graph_optimization"),
@@ -261,7 +261,7 @@ BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
     ("library: model.ts that is not TorchScript (--trust)",
      load_runtime("torchscript", "model.ts", b"not torchscript", trust=True), "cannot load TorchScript"),
     ("library: model.ts bench did not write", load_runtime("torchscript", "model.ts", b"PK\x03\x04 code"),
-     "sha256 does not match the one `bench export` recorded in manifest.json"),
+     "it is code and your `bench export` did not write it (its sha256 is not in your trust store"),
     ("--device cuda without CUDA (run)", without_cuda(run("--device", "cuda", "--models", "mnist-mlp")),
      CUDA_MISSING),
     ("--device cuda without CUDA (train)", without_cuda(train("cora", "--device", "cuda")), CUDA_MISSING),
@@ -315,23 +315,6 @@ def test_debug_shows_the_traceback(tmp_path):
     result = CliRunner().invoke(app, ["--debug", "run", "--models", "nope", "--results-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "Traceback" in result.output and "error: unknown model 'nope'" in result.output
-
-
-def test_torchscript_loads_only_what_the_manifest_vouches_for(tmp_path, mnist_mlp_results):
-    from bench.runtimes import get_runtime
-    from train.registry import get_model
-
-    model_dir = tmp_path / "mnist-mlp"
-    shutil.copytree(mnist_mlp_results / "exports" / "mnist-mlp", model_dir)
-    spec, runtime, cpu = get_model("mnist-mlp"), get_runtime("torchscript"), torch.device("cpu")
-    assert runtime.load(spec, model_dir, cpu, 1).details.runtime == "torchscript"  # bench wrote it: loads
-
-    manifest = json.loads((model_dir / "manifest.json").read_text())
-    manifest["formats"]["torchscript"]["sha256"] = "0" * 64  # the file is no longer the one bench wrote
-    (model_dir / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BenchError, match="refusing to load .*model.ts: its sha256 does not match"):
-        runtime.load(spec, model_dir, cpu, 1)
-    assert runtime.load(spec, model_dir, cpu, 1, trust=True).details.runtime == "torchscript"  # --trust
 
 
 def test_onnx_runtime_runs_the_checker_before_a_session(tmp_path, mnist_mlp_results, monkeypatch):
