@@ -29,7 +29,7 @@ from export.reload import FreshReload, verify_artifacts
 from export.trust import is_trusted, record_trusted
 from export.util import first_line, sha256_file
 from train.errors import BenchError
-from train.fileio import torch_save, write_json
+from train.fileio import sweep_stale_temps, torch_save, write_json
 from train.registry import ModelSpec
 
 __all__ = [
@@ -88,6 +88,7 @@ def export_model(
     """
     formats = _check_formats(formats)
     model_dir = artifact_dir(out_dir, spec.name)
+    sweep_stale_temps(model_dir)  # half-written artifacts of an export that was killed
     trained, model_kwargs = build_model(spec, checkpoint, seed)
     weights = torch_save(model_dir / WEIGHTS_FILE, trained.state_dict())
     # Export the model rebuilt from weights.pt, as the eager runtime does: all three share these weights.

@@ -104,7 +104,7 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
         if returncode not in (0, 1) or not outcomes:
             log_target = _save_log(base, log_text)
             tail = " | ".join(line.strip() for line in log_text.strip().splitlines()[-3:])
-            raise BenchError(f"the benchmark suites stopped (pytest exit {returncode}): "
+            raise BenchError(f"the benchmark suites stopped ({_exit_text(returncode)}): "
                              f"{tail or 'no output'} (log: {log_target})")
         raw = json_tmp.read_bytes() if json_tmp.exists() else None
     log_target = _save_log(base, log_text)
@@ -118,6 +118,16 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     target = _save_json(log_target, data)
     rows = list(parse_run(data, target).rows)
     return RunOutcome(target, log_target, rows, time.perf_counter() - started, contention)
+
+
+def _exit_text(returncode: int) -> str:
+    """'pytest exit 3', or 'pytest killed by SIGSEGV' for a death by signal (which leaves no output)."""
+    if returncode < 0:
+        try:
+            return f"pytest killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"pytest killed by signal {-returncode}"
+    return f"pytest exit {returncode}"
 
 
 def _read_log(log_tmp: Path) -> str:

@@ -73,3 +73,15 @@ def test_an_unwritable_store_is_one_line_naming_the_variable(tmp_path, monkeypat
     artifact.write_bytes(b"x")
     with pytest.raises(BenchError, match=rf"cannot record .* in the trust store .*; set \${TRUST_STORE_ENV}"):
         record_trusted(artifact)
+
+
+def test_an_export_sweeps_the_half_written_files_of_a_killed_one(tmp_path):
+    from export.pipeline import export_model
+
+    model_dir = tmp_path / "exports" / "mnist-mlp"
+    model_dir.mkdir(parents=True)
+    dead = model_dir / ".model.onnx.99999999.k3y.tmp"  # pid beyond pid_max: its writer is gone
+    dead.write_bytes(b"half an onnx file")
+    export_model(get_model("mnist-mlp"), tmp_path / "exports", formats=["onnx"], fresh_process=False)
+    assert not dead.exists()
+    assert not list(model_dir.glob(".*.tmp"))

@@ -146,3 +146,20 @@ def test_runs_finishing_in_the_same_second_each_keep_their_own_files(tmp_path):
         assert Path(log).read_text() == f"log of run{i}"
     assert sorted(p.name for p in base.parent.iterdir()) == sorted(
         [f"{base.name}{s}{ext}" for s in ("", "_2", "_3", "_4", "_5", "_6") for ext in (".json", ".log")])
+
+
+def test_a_suite_that_dies_silently_is_named_with_its_signal(tmp_path, two_model_exports):
+    proc, results = _start_interruptible_run(tmp_path, two_model_exports)
+    try:
+        _first_finished(results / "benchmarks", proc, timeout_s=180)
+        _suite_child(proc).kill()  # a crash that leaves no traceback (a segfault would look the same)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the benchmark suites stopped (pytest killed by SIGKILL): "), last
+    log = Path(re.search(r"\(log: (\S+\.log)\)$", last).group(1))
+    assert log.is_file()
