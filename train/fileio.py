@@ -26,7 +26,7 @@ _TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")  # what atomic_path names 
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target`, on error it is removed."""
     target = Path(target)
-    tmp = _temp_beside(target)
+    tmp = temp_beside(target)
     try:
         yield tmp
         _fsync(tmp)
@@ -45,7 +45,7 @@ def create_new(target: Path, data: bytes) -> bool:
     The bytes go to a temporary sibling first and are hard-linked into place: the link fails if the name
     is taken, so two processes can never both claim it, and readers never see a half-written file."""
     target = Path(target)
-    tmp = _temp_beside(target)
+    tmp = temp_beside(target)
     try:
         tmp.write_bytes(data)
         _fsync(tmp)
@@ -93,7 +93,7 @@ def sweep_stale_temps(folder: Path) -> list[Path]:
     return removed
 
 
-def _temp_beside(target: Path) -> Path:
+def temp_beside(target: Path) -> Path:
     """A new empty `.<name>.<pid>.<random>.tmp` beside `target` (its folder created), umask honoured."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from train.data.registry import data_key, load_data
 from train.data.splits import Splits
 from train.device import resolve_device
 from train.errors import BenchError
-from train.fileio import ensure_output_dir, write_json
+from train.fileio import ensure_output_dir, json_text, write_json
 from train.loop import EpochStats, fit
 from train.metrics import mean_std
 from train.registry import ModelSpec, get_model, models_for_dataset
@@ -359,13 +358,8 @@ def _save(report: ModelReport, best: SeedRun, options: RunOptions) -> None:
     path = record_path(results, report.dataset, report.model)
     write_json(run_dir / RUN_RECORD, {**record, "checkpoint": str(run_ckpt),
                                       "promoted_to": {"checkpoint": str(ckpt), "record": str(path)}})
-    promote(run_ckpt, ckpt, path, _json_text({**record, "checkpoint": str(ckpt)}))
+    promote(run_ckpt, ckpt, path, json_text({**record, "checkpoint": str(ckpt)}))
     report.checkpoint, report.metrics_path = ckpt, path
-
-
-def _json_text(obj: Any) -> str:
-    """`obj` as write_json writes it (indented, NaN refused)."""
-    return json.dumps(obj, indent=2, allow_nan=False, default=str) + "\n"
 
 
 def train_models(configs: list[TrainConfig], options: RunOptions,

@@ -13,13 +13,14 @@ import contextlib
 import os
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from train.errors import BenchError
+from train.fileio import temp_beside
+from train.processes import TERMINATING_SIGNALS
 
 RUN_CHECKPOINT = "checkpoint.pt"
 RUN_RECORD = "metrics.json"
@@ -95,22 +96,9 @@ def promote(run_checkpoint: Path, checkpoint: Path, record: Path, record_text: s
 
 @contextlib.contextmanager
 def _temporary(target: Path) -> Iterator[Path]:
-    """A temporary file beside `target` (same file system, so os.replace is atomic), removed on exit if it
-    was not renamed; permissions follow the umask like open() would (mkstemp makes 0600)."""
-    target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # `.<name>.<pid>.<random>.tmp`, as train.fileio names its temporaries: a killed run's are then
-        # recognisable (by their dead pid) and never confused with a live writer's.
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise BenchError(f"cannot write {target}: {exc.strerror or exc}; choose a writable directory") \
-            from None
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp = Path(name)
-    os.chmod(tmp, 0o666 & ~umask)
+    """A temporary file beside `target` (same file system, so os.replace is atomic; named as train.fileio
+    names its temporaries, so a killed run's are swept), removed on exit if it was not renamed."""
+    tmp = temp_beside(Path(target))
     try:
         yield tmp
     finally:
@@ -119,12 +107,12 @@ def _temporary(target: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
-    """Delay SIGINT (delivered when the block ends) where the platform can block signals."""
+    """Delay SIGINT, SIGTERM and SIGHUP (delivered when the block ends) where the platform can block them."""
     block = getattr(signal, "pthread_sigmask", None)
     if block is None:
         yield
         return
-    previous = block(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = block(signal.SIG_BLOCK, {signal.SIGINT, *TERMINATING_SIGNALS})
     try:
         yield
     finally:
