@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from train.errors import BenchError
+from train.errors import BenchError, did_you_mean
 
 # Cora's real size: what `bench run` benchmarks graph models at by default.
 CORA_NUM_NODES = 2708
@@ -135,7 +135,8 @@ def get_model(name: str) -> ModelSpec:
         return _REGISTRY[name]
     except KeyError:
         valid = ", ".join(_REGISTRY)
-        raise BenchError(f"unknown model {name!r}; choose one of: {valid}") from None
+        raise BenchError(f"unknown model {name!r}{did_you_mean(name, _REGISTRY)}; choose one of: {valid}") \
+            from None
 
 
 def models_for_dataset(dataset: str) -> list[ModelSpec]:

@@ -67,6 +67,7 @@ class Runtime(ABC):
 
     name: ClassVar[str]
     export_format: ClassVar[str | None]  # the export/formats entry that produces its artifact (None: weights)
+    aliases: ClassVar[tuple[str, ...]] = ()  # other names users reach for (`--runtimes onnx`)
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")  # device types it can run on
     # How peak memory is read on CUDA (measure.memory.probe_for): "allocator" sees what torch allocates;
     # a runtime with its own allocator (ONNX Runtime's arena) needs "nvml", which sees the whole device.

@@ -27,6 +27,7 @@ class OnnxRuntime(Runtime):
     """InferenceSession(model.onnx), ORT_ENABLE_ALL; CUDA through IO binding with device-resident values."""
 
     name = "onnxruntime"
+    aliases = ("onnx", "ort")
     export_format = "onnx"
     cuda_memory = "nvml"  # ORT's CUDA arena is invisible to torch's allocator
     # ORT's own defaults: every graph optimisation, and intra-op threads that spin while waiting for work
