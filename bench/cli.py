@@ -9,6 +9,11 @@ import traceback
 import typer
 from typer.core import TyperGroup
 
+try:  # typer >= 0.20 vendors click; older releases use the click package
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import UsageError
+
 from bench.errors import BenchError
 from bench.report.console import err
 from train.processes import interrupt_exit_code, interrupt_name
@@ -16,13 +21,16 @@ from train.processes import interrupt_exit_code, interrupt_name
 
 class _ErrorsAsOneLine(TyperGroup):
     """Turns a BenchError from any command into one line on stderr and exit code 2; no float option of any
-    command takes inf or NaN (an infinite budget never ends, NaN compares false with every bound)."""
+    command takes inf or NaN (an infinite budget never ends, NaN compares false with every bound), and flags
+    show no value type in help."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for command in self.commands.values():
             for param in command.params:
                 param.callback = _finite(param.callback)
+                if getattr(param, "is_flag", False):
+                    param.metavar = ""  # a flag takes no value: help must not show `<bool>` (`--plots true`)
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -32,6 +40,13 @@ class _ErrorsAsOneLine(TyperGroup):
                 err.print(traceback.format_exc(), markup=False, highlight=False)
             err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except UsageError as exc:  # a mistyped option or argument: one line too, not click's box
+            # "bench <command>" whatever the program was called (python -m bench, a test runner)
+            where = " ".join(["bench", *exc.ctx.command_path.split()[1:]]) if exc.ctx is not None else "bench"
+            message = exc.format_message().rstrip(".")
+            err.print(f"error: {message} (see `{where} --help`)", markup=False, highlight=False,
+                      soft_wrap=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP (bench.entry): not click's "Aborted!"
             err.print(f"interrupted ({interrupt_name(stop)})", markup=False, highlight=False)
             raise typer.Exit(interrupt_exit_code(stop)) from None
