@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
-import re
-import zipfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from export.util import first_line
+from train.checkpoint import fit_model, read_checkpoint
 from train.errors import BenchError
 from train.registry import ModelSpec
 
@@ -23,50 +21,39 @@ def source_label(checkpoint: Path | None, seed: int) -> str:
 
 
 def build_model(spec: ModelSpec, checkpoint: Path | None, seed: int) -> tuple[nn.Module, dict]:
-    """(model in eval mode, its builder kwargs): `spec.build(seed)`, or the checkpoint's model and weights."""
+    """(model in eval mode, its builder kwargs): `spec.build(seed)`, or the checkpoint's model and weights.
+
+    A checkpoint bench cannot use raises `train.checkpoint.CheckpointError` (a BenchError): one line naming
+    the file, what is wrong with it and what to run; `.path` and `.problem` let a caller exporting several
+    models fail only this one."""
     if checkpoint is None:
         return spec.build(seed=seed), {}
-    state, kwargs = load_checkpoint_state(spec, Path(checkpoint))
-    try:
-        model = spec.build(seed=seed, **kwargs)
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        detail = " ".join(str(exc).split())[:300]
-        raise BenchError(f"checkpoint {checkpoint} does not fit model {spec.name}: {detail}") from exc
-    return model.eval(), kwargs
+    payload = read_checkpoint(Path(checkpoint), spec.name, required=_REQUIRED)
+    return fit_model(Path(checkpoint), payload, seed, spec), dict(payload.get("model_kwargs") or {})
+
+
+# What an export needs of a checkpoint: whose weights, and the weights (model_kwargs when the run set any).
+_REQUIRED = ("model", "state_dict")
 
 
 def load_checkpoint_state(spec: ModelSpec, path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(state_dict, model_kwargs) of a `bench train` checkpoint; BenchError if missing/corrupt/foreign."""
-    if not path.is_file():
-        raise BenchError(
-            f"checkpoint {path} not found; train it with `bench train {spec.name}` or omit --checkpoint"
-        )
-    try:
-        # weights_only: a checkpoint is data, never code to execute.
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as exc:
-        raise BenchError(f"checkpoint {path} is not a readable torch checkpoint: {_load_error(exc)}") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
-        raise BenchError(
-            f"checkpoint {path} has no 'state_dict' entry; expected a file written by `bench train`"
-        )
-    owner = payload.get("model")
-    if owner != spec.name:
-        raise BenchError(f"checkpoint {path} holds weights of model {owner!r}, not {spec.name!r}")
-    kwargs = payload.get("model_kwargs") or {}  # builder overrides the run was trained with (e.g. channels)
-    if not isinstance(kwargs, dict):
-        raise BenchError(f"checkpoint {path} has a malformed 'model_kwargs' entry: {kwargs!r}")
-    return payload["state_dict"], kwargs
+    """(state_dict, model_kwargs) of a `bench train` checkpoint; CheckpointError if unusable or foreign."""
+    payload = read_checkpoint(Path(path), spec.name, required=_REQUIRED)
+    return payload["state_dict"], dict(payload.get("model_kwargs") or {})
 
 
 def load_weights(spec: ModelSpec, path: Path, model_kwargs: dict | None = None) -> nn.Module:
     """The registry model (built with the manifest's `model_kwargs`) with an export's weights.pt loaded."""
     if not Path(path).is_file():
         raise BenchError(f"no weights file {path}; run `bench export {spec.name}` first")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = spec.build(seed=0, **(model_kwargs or {}))
-    model.load_state_dict(state)
+    rerun = f"re-run `bench export {spec.name}`"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = spec.build(seed=0, **(model_kwargs or {}))
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - a damaged weights.pt can fail anywhere in torch.load
+        raise BenchError(f"{path} does not load into {spec.name} ({first_line(exc)[:200]}); {rerun}") \
+            from None
     return model.eval()
 
 
@@ -84,12 +71,3 @@ def export_problem(model: nn.Module) -> str:
     if cached:
         return f"{', '.join(cached)} built with cached=True: exports would bake in one graph's normalisation"
     return ""
-
-
-def _load_error(exc: BaseException) -> str:
-    """The informative line of a torch.load failure: weights_only names the refused type deep in its text."""
-    refused = re.search(r"WeightsUnpickler error: (.*)", str(exc))
-    if refused:
-        # e.g. "Unsupported global: GLOBAL torch.torch_version.TorchVersion was not an allowed global ..."
-        return "weights_only refused it: " + refused.group(1).split(". ")[0].strip()
-    return first_line(exc).split(". This is an internal miniz error")[0]  # torch's advice paragraph: noise

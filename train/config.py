@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,16 @@ import yaml
 from train.data.registry import dataset_names, get_dataset
 from train.errors import BenchError
 
+if typing.TYPE_CHECKING:
+    from torch import nn
+
+    from train.registry import ModelSpec
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+SEED_LIMIT = 2**63  # seeds reach torch.manual_seed, which refuses anything beyond 64 bits (seed + seeds too)
+INT64_LIMIT = 2**63  # every other int reaches torch or a DataLoader as an int64
+# A DataLoader worker is a process: far more than a few per CPU only adds processes (and 10**6 would try).
+WORKERS_PER_CPU = 4
 OPTIMIZERS = ("sgd", "sgd-momentum", "adam", "rmsprop")
 SCHEDULERS = ("none", "step")
 DEVICES = ("auto", "cpu", "cuda")
@@ -50,8 +62,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _require(self.dataset in dataset_names(),
                  f"dataset must be one of {', '.join(dataset_names())}, got {self.dataset!r}")
+        for name in ("seed", "split_seed"):
+            value = getattr(self, name)
+            _require(0 <= value < SEED_LIMIT, f"{name} must be an integer in [0, 2**63), got {_num(value)}")
         for name in ("epochs", "batch_size", "eval_batch_size", "step_size"):
-            _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
+            _require(getattr(self, name) > 0, f"{name} must be positive, got {_num(getattr(self, name))}")
         _require(self.lr > 0, f"lr must be positive, got {self.lr}")
         _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
@@ -64,10 +79,15 @@ class TrainConfig:
         _require(all(k > 0 for k in self.num_neighbors),
                  f"num_neighbors must be positive fanouts, got {list(self.num_neighbors)}")
         for name in ("train_subset", "eval_subset", "num_workers"):
-            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {_num(getattr(self, name))}")
+        workers = WORKERS_PER_CPU * (os.cpu_count() or 1)
+        _require(self.num_workers <= workers,
+                 f"num_workers must be at most {workers} ({WORKERS_PER_CPU} per CPU here), got "
+                 f"{_num(self.num_workers)}")
         if self.target_accuracy is not None:
             _require(0 < self.target_accuracy <= 1,
                      f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
+        check_model_kwargs(self.model, self.model_kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (tuples as lists) for JSON and `torch.load(weights_only=True)` checkpoints."""
@@ -96,6 +116,61 @@ def _require(ok: bool, message: str) -> None:
     """Raise BenchError(`message`) when `ok` is false."""
     if not ok:
         raise BenchError(f"invalid config: {message}")
+
+
+def _num(value: Any) -> str:
+    """A number for an error line: huge ones in short scientific form, not 24 digits."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e15:
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _plain_kwarg(value: Any) -> bool:
+    """A model_kwargs value JSON and weights_only checkpoints can hold: finite numbers, strings, lists."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_plain_kwarg(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_kwarg(v) for k, v in value.items())
+    return value is None or isinstance(value, (str, int, bool))
+
+
+def check_model_kwargs(model: str | ModelSpec, kwargs: dict[str, Any]) -> nn.Module:
+    """`model` (a registered name, or its spec) built with `kwargs` on torch's meta device (shapes only: no
+    memory, no time); BenchError naming `model_kwargs` when its builder refuses them or their weights could
+    not fit in this machine's memory."""
+    import torch
+
+    from train.registry import get_model
+
+    spec = get_model(model) if isinstance(model, str) else model  # unknown: a BenchError listing them
+    model = spec.name
+    for key, value in kwargs.items():
+        _require(isinstance(key, str), f"model_kwargs keys must be names, got {key!r}")
+        _require(_plain_kwarg(value),
+                 f"model_kwargs.{key} must be a finite number, string, bool or list of them, got {value!r}")
+    try:
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")  # "zero-element tensors are a no-op": shapes are all it needs
+            built = spec.build(seed=None, **kwargs)
+        weight_bytes = sum(t.numel() * t.element_size() for t in built.state_dict().values())
+    except Exception as exc:  # noqa: BLE001 - the user's kwargs reach arbitrary constructor code
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise BenchError(f"invalid config: model_kwargs {kwargs} do not build {model}: {detail}") from None
+    memory = _physical_memory()
+    _require(memory is None or weight_bytes <= memory,
+             f"model_kwargs {kwargs} give {model} {weight_bytes / 2**30:.3g} GiB of weights, more than this "
+             f"machine's {memory / 2**30 if memory else 0:.3g} GiB of memory")
+    return built
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM on this machine (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _plain(value: Any) -> Any:
@@ -127,6 +202,9 @@ def merge(values: dict[str, Any], updates: dict[str, Any], where: str) -> dict[s
     """`values` updated by `updates`; `model_kwargs` merges key by key; dotted keys reach into it."""
     out = dict(values)
     for key, value in updates.items():
+        if not isinstance(key, str):
+            raise BenchError(f"config key {key!r} in {where} is not a name; "
+                             f"valid keys: {', '.join(valid_keys())}")
         top, _, sub = key.partition(".")
         _check_key(top, where)
         if sub:
@@ -144,6 +222,9 @@ def merge(values: dict[str, Any], updates: dict[str, Any], where: str) -> dict[s
 
 def build_config(values: dict[str, Any], where: str) -> TrainConfig:
     """A validated TrainConfig from plain values, coercing YAML/CLI scalars to the field types."""
+    absent = [key for key in _RESERVED if key not in values]
+    if absent:
+        raise BenchError(f"invalid config: {where} names no {' or '.join(absent)}")
     coerced = {}
     for key, value in values.items():
         if key not in _RESERVED:
@@ -167,7 +248,7 @@ def coerce(key: str, value: Any) -> Any:
     try:
         if origin is tuple:
             items = value if isinstance(value, (list, tuple)) else [value]
-            return tuple(int(v) for v in items)
+            return tuple(_to_int(v) for v in items)
         if hint is dict or origin is dict:
             if not isinstance(value, dict):
                 raise TypeError("expected a mapping")
@@ -175,19 +256,42 @@ def coerce(key: str, value: Any) -> Any:
         if hint is bool:
             return _to_bool(value)
         if hint is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError("not an integer")
-            if isinstance(value, bool):
-                raise TypeError("expected an integer")
-            return int(value)
+            return _to_int(value)
         if hint is float:
             if isinstance(value, bool):
                 raise TypeError("expected a number")
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError("not a finite number")
+            return number
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise TypeError("expected a name")
         return str(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         type_name = getattr(hint, "__name__", str(hint))
         raise BenchError(f"invalid config: {key} must be {type_name}, got {value!r} ({exc})") from None
+
+
+def _to_int(value: Any) -> int:
+    """An int from YAML/CLI: ints, integral floats (`1.0e3`), digit strings; never a bool; int64 range."""
+    if isinstance(value, bool):
+        raise TypeError("expected an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("not an integer")
+    if not isinstance(value, (int, float, str)):
+        raise TypeError("expected an integer")
+    try:
+        number = int(value)
+    except ValueError:
+        if not isinstance(value, str):
+            raise
+        as_float = float(value)  # `1e3`: YAML 1.1 reads exponents without a dot as strings
+        if not as_float.is_integer():
+            raise ValueError("not an integer") from None
+        number = int(as_float)
+    if abs(number) >= INT64_LIMIT:
+        raise ValueError("beyond the 64-bit range torch takes")
+    return number
 
 
 def _to_bool(value: Any) -> bool:
@@ -222,11 +326,16 @@ def load_dataset_config(dataset: str, path: Path | None = None) -> DatasetConfig
     get_dataset(dataset)  # an unknown name is a BenchError listing the valid ones
     path = Path(path) if path is not None else CONFIG_DIR / f"{dataset}.yaml"
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise BenchError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"config {path} is not a text file (byte {exc.start} is not UTF-8); "
+                         "pass a YAML file like train/configs/<dataset>.yaml") from None
     except yaml.YAMLError as exc:
         raise BenchError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise BenchError(f"config {path} nests too deeply to be a config") from None
     if not isinstance(raw, dict):
         raise BenchError(f"config {path} must be a mapping of keys to values")
     raw = dict(raw)
@@ -234,12 +343,12 @@ def load_dataset_config(dataset: str, path: Path | None = None) -> DatasetConfig
     if file_dataset != dataset:
         raise BenchError(f"config {path} is for dataset {file_dataset!r}, not {dataset!r}")
     models = raw.pop("models", None)
-    if not models or not isinstance(models, list):
-        raise BenchError(f"config {path} must list the models to train under 'models'")
+    if not models or not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise BenchError(f"config {path} must list the models to train under 'models' (their names)")
     overrides = raw.pop("overrides", None) or {}
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
         raise BenchError(f"config {path}: 'overrides' must map model names to mappings")
-    stray = sorted(set(overrides) - set(models))
+    stray = sorted(str(m) for m in overrides if m not in models)
     if stray:
         raise BenchError(f"config {path}: overrides for {', '.join(stray)}, which 'models' does not list")
     base = merge({}, raw, str(path))
