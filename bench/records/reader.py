@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +55,24 @@ def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from `path`; missing, unreadable or malformed files are a BenchError naming them."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise BenchError(f"results file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BenchError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except IsADirectoryError:
+        raise BenchError(f"{path} is a directory, not a results file; pass a .json file") from None
+    except OSError as exc:
+        raise BenchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BenchError(f"{path} is not a JSON text file (byte {exc.start} is not UTF-8); "
+                         "delete it or rerun what wrote it") from None
     except json.JSONDecodeError as exc:
         raise BenchError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno}); "
                          "delete it or rerun what wrote it") from None
+    except RecursionError:
+        raise BenchError(f"{path} nests too deeply to be a results file; delete it or rerun what wrote it") \
+            from None
     if not isinstance(data, dict):
-        raise BenchError(f"{path} does not hold a JSON object")
+        raise BenchError(f"{path} does not hold a JSON object; delete it or rerun what wrote it")
     return data
 
 
@@ -74,16 +82,158 @@ def read_run(path: Path) -> RunResults:
 
 
 def parse_run(data: dict[str, Any], source: Path | None = None) -> RunResults:
-    """`data` (a run document) validated and migrated to SCHEMA_VERSION, with its rows."""
+    """`data` (a run document) validated and migrated to SCHEMA_VERSION, with its rows.
+
+    Every field a reader downstream uses is checked for the JSON type `bench run` writes (RUN_FIELDS): a
+    file that was edited or damaged is one BenchError naming the file, the field and what to do, never a
+    crash in compare, report or plots."""
     where = source if source is not None else "the results"
     if not isinstance(data.get("benchmarks"), list):
-        raise BenchError(f"{where} is not a pytest-benchmark JSON file (no 'benchmarks' list)")
+        raise BenchError(f"{where} is not a pytest-benchmark JSON file (no 'benchmarks' list); "
+                         f"{_FIX}")
+    _check(data, RUN_FIELDS, "", where)
     version = schema_version(data)
+    if version is None:
+        raise BenchError(f"{where} declares no results schema (neither bench.schema_version nor "
+                         f"machine_info.bench.schema_version); {_FIX}")
     if version not in READABLE_VERSIONS:
         raise BenchError(f"{where} has results schema {version!r}; this bench reads schema "
                          f"{', '.join(map(str, READABLE_VERSIONS))}: re-run `bench run` with this version")
     migrated = migrate(data, version)
     return RunResults(source, migrated, version, tuple(_rows(migrated, source)))
+
+
+# --- what a run file's fields must be ---------------------------------------------------------------------
+# JSON kinds, as the error line names them. A field may be absent (older files lack newer fields) and, unless
+# REQUIRED, null ("not recorded"); a present field of another kind makes the file unreadable.
+NUMBER, INTEGER, STRING, BOOLEAN = "a number", "an integer", "a string", "true or false"
+_INT_LIMIT = 2**63  # counts and bytes beyond int64 are not measurements; float() of them would overflow
+_FIX = "re-run `bench run` for a new file, or delete it (move it out of results/benchmarks/)"
+
+
+@dataclass(frozen=True)
+class Obj:
+    """An object whose listed keys have these kinds (other keys are kept unchecked); `each`: every value's
+    kind when the keys are free (package -> version)."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    each: Any = None
+
+
+@dataclass(frozen=True)
+class Arr:
+    """An array whose items all have kind `item`."""
+
+    item: Any
+
+
+# export.parity.Parity.as_dict writes a NaN or infinite figure as its string ('nan', 'inf').
+_FIGURE = (NUMBER, STRING)
+_PARITY = Obj({"max_abs": _FIGURE, "max_rel": _FIGURE, "argmax_agreement": _FIGURE, "atol": _FIGURE,
+               "rtol": _FIGURE, "passed": BOOLEAN, "checked_on": STRING})
+_PAIRED = Obj({"speedup": NUMBER, "ci_low": NUMBER, "ci_high": NUMBER, "confidence": NUMBER,
+               "rounds": INTEGER, "reference": STRING})
+_ROW_FIELDS = {
+    "model": STRING, "runtime": STRING, "device": STRING, "batch": INTEGER, "unit": STRING,
+    "parity": _PARITY, "paired": _PAIRED, "precision": Obj(), "runtime_settings": Obj(),
+    "independent_timing": Obj({"harness_over_independent": NUMBER, "median_ms": NUMBER}),
+    "providers": Arr(STRING), "recipe": STRING, "weights": STRING, "timing_scope": STRING,
+    "runtime_device": STRING, "warmup": STRING, "warmup_settled": BOOLEAN, "unstable": BOOLEAN,
+    "peak_memory_method": STRING, "peak_memory_scope": STRING,
+    **{f"{m}_ms": NUMBER for m in ("p50", "p90", "p99", "mean", "std", "iqr", "min", "max")},
+    **dict.fromkeys(("throughput_per_s", "iqr_over_median", "gflops_achieved", "pct_of_peak",
+                     "matmul_peak_gflops", "hardware_peak_gflops", "pct_of_hardware_peak"), NUMBER),
+    **dict.fromkeys(("rounds", "calls_per_round", "artifact_bytes", "threads", "interop_threads", "flops",
+                     "extra_rounds", "peak_memory_bytes", "peak_memory_load_bytes",
+                     "peak_memory_inference_bytes", "peak_memory_reserved_bytes"), INTEGER),
+}
+_KEY = ("model", "runtime", "device", "batch")
+_OUTCOME = Obj({"model": STRING, "runtime": STRING, "device": STRING, "batch": INTEGER, "unit": STRING,
+                "status": STRING, "reason": STRING}, required=(*_KEY, "status"))
+_ENVIRONMENT = Obj({
+    "schema_version": INTEGER, "os": STRING, "python": STRING, "cpu": STRING, "physical_cores": INTEGER,
+    "logical_cores": INTEGER, "threads_used": INTEGER, "ram_gib": NUMBER, "git_commit": STRING,
+    "packages": Obj(each=STRING), "onnxruntime_providers_available": Arr(STRING),
+    "cuda": Obj({"available": BOOLEAN, "gpus": Arr(STRING), "driver": STRING}),
+    "matmul_peak": Obj({"gflops": NUMBER}), "hardware_peak": Obj(),
+})
+# bench.config (RunConfig, version 2) and bench.suite (version 1, migrated into a config).
+_CONFIG = Obj({"device": STRING, "models": Arr(STRING), "runtimes": Arr(STRING), "batch_sizes": Arr(INTEGER),
+               "threads": INTEGER, "seed": INTEGER, "warmup": INTEGER, "memory": BOOLEAN,
+               "include_transfer": BOOLEAN, "stability_budget_s": NUMBER, "max_time_s": NUMBER,
+               "min_rounds": INTEGER, "precision": STRING, "cudnn_benchmark": BOOLEAN, "results_dir": STRING})
+_SUITE = Obj({"device": STRING, "threads": INTEGER, "seed": INTEGER, "warmup_calls": INTEGER,
+              "batch_sizes": Arr(INTEGER), "memory": BOOLEAN, "include_transfer": BOOLEAN,
+              "stability_budget_s": NUMBER, "exports": STRING})
+RUN_FIELDS = Obj({
+    # stats.data (the rounds) is left to compare, which skips samples it cannot use, row by row.
+    "benchmarks": Arr(Obj({"fullname": STRING, "name": STRING, "extra_info": Obj(_ROW_FIELDS),
+                           "stats": Obj(), "options": Obj({"warmup": INTEGER})})),
+    "machine_info": Obj({"bench": _ENVIRONMENT}),
+    "bench": Obj({"schema_version": INTEGER, "outcomes": Arr(_OUTCOME), "config": _CONFIG, "suite": _SUITE,
+                  "foreign_cpu_share": NUMBER, "interrupted": BOOLEAN, "matmul_peak": Obj()}),
+}, required=("benchmarks",))
+_CONTAINERS = (Obj, Arr)  # never null: readers go into them
+_LEAVES = {STRING: str, BOOLEAN: bool}
+
+
+def _check(value: Any, kind: Any, at: str, where: Any) -> None:
+    """BenchError naming `where` and the field `at` when `value` is not of `kind` (recursively; a tuple of
+    kinds: any of them)."""
+    if isinstance(kind, tuple):
+        for one in kind:
+            try:
+                return _check(value, one, at, where)
+            except BenchError:
+                continue
+        _wrong(value, " or ".join(kind), at, where)
+    if isinstance(kind, Obj):
+        if not isinstance(value, dict):
+            _wrong(value, "an object", at, where)
+        for key in kind.required:
+            if key not in value:
+                raise BenchError(f"{where}: {_join(at, key)} is missing; {_FIX}")
+        for key, item in value.items():
+            sub = kind.fields.get(key, kind.each) if isinstance(key, str) else None
+            if sub is None:
+                continue
+            if item is None and not isinstance(sub, _CONTAINERS) and key not in kind.required:
+                continue  # a leaf that was not recorded
+            _check(item, sub, _join(at, key), where)
+    elif isinstance(kind, Arr):
+        if not isinstance(value, list):
+            _wrong(value, "an array", at, where)
+        for i, item in enumerate(value):
+            _check(item, kind.item, f"{at}[{i}]", where)
+    elif kind in _LEAVES:
+        if not isinstance(value, _LEAVES[kind]):
+            _wrong(value, kind, at, where)
+    elif kind in (NUMBER, INTEGER):
+        number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number_ok or (kind == INTEGER and not isinstance(value, int)):
+            _wrong(value, kind, at, where)
+        if isinstance(value, int) and abs(value) >= _INT_LIMIT:
+            raise BenchError(f"{where}: {at} is {value:.3g}, beyond any count or size a run records; {_FIX}")
+
+
+def _wrong(value: Any, kind: str, at: str, where: Any) -> None:
+    """The BenchError for a field of the wrong JSON kind."""
+    raise BenchError(f"{where}: {at or 'the document'} is {_kind(value)}, expected {kind}; {_FIX}")
+
+
+def _kind(value: Any) -> str:
+    """A JSON value as an error line shows it: its kind, and short values themselves."""
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "an array", bool: "true or false", str: "a string"}
+    name = names.get(type(value), NUMBER)
+    text = json.dumps(value) if not isinstance(value, (dict, list)) else ""
+    return f"{name} ({text})" if text and len(text) <= 40 else name
+
+
+def _join(at: str, key: str) -> str:
+    return f"{at}.{key}" if at else key
 
 
 def schema_version(data: dict[str, Any]) -> int | None:
@@ -127,18 +277,22 @@ def _rows(data: dict[str, Any], source: Path | None) -> list[ResultRow]:
     share = data["bench"].get("foreign_cpu_share")
     share = float(share) if isinstance(share, (int, float)) else None
     measured = []
-    for entry in data["benchmarks"]:
+    for i, entry in enumerate(data["benchmarks"]):
         info = entry.get("extra_info") or {}
         if "p50_ms" not in info:
-            continue
-        try:
-            key = row_key(info)
-        except (KeyError, TypeError, ValueError) as exc:
-            name = entry.get("fullname")
-            raise BenchError(f"benchmark {name!r} in {source} lacks extra_info {exc}") from None
-        measured.append(ResultRow(*key, unit=info.get("unit", "samples"), status="ok", extra=info,
+            continue  # not timed (pytest-benchmark disabled): no row
+        absent = [k for k in _KEY if info.get(k) is None]
+        if absent:
+            name = entry.get("fullname") or entry.get("name") or f"benchmarks[{i}]"
+            raise BenchError(f"benchmark {name!r} in {source} lacks extra_info {', '.join(absent)}, so its "
+                             f"row has no model/runtime/device/size; {_FIX}")
+        measured.append(ResultRow(*row_key(info), unit=info.get("unit") or "samples", status="ok", extra=info,
                                   source=source, foreign_cpu_share=share))
     outcomes = data["bench"].get("outcomes") or []
+    bad = next((o for o in outcomes if o["status"] not in _STATUSES), None)
+    if bad is not None:
+        raise BenchError(f"{source}: bench.outcomes has status {bad['status']!r}, expected one of "
+                         f"{', '.join(_STATUSES)}; {_FIX}")
     verdicts = {row_key(o): o for o in outcomes}
     # A case timed and then failed (its output missed parity) keeps its figures, marked failed.
     measured = [_failed(r, verdicts[r.key]) if verdicts.get(r.key, {}).get("status") == "failed" else r
@@ -150,16 +304,19 @@ def _rows(data: dict[str, Any], source: Path | None) -> list[ResultRow]:
         key = row_key(outcome)
         if outcome["status"] != "passed" or key not in rows:
             status = "skipped" if outcome["status"] == "skipped" else "failed"
-            rows.setdefault(key, ResultRow(*key, unit=outcome.get("unit", "samples"), status=status,
-                                           reason=outcome.get("reason", ""), source=source,
+            rows.setdefault(key, ResultRow(*key, unit=outcome.get("unit") or "samples", status=status,
+                                           reason=outcome.get("reason") or "", source=source,
                                            foreign_cpu_share=share))
     order = {row_key(o): i for i, o in enumerate(outcomes)}
     return sorted(rows.values(), key=lambda r: order.get(r.key, len(order)))
 
 
+_STATUSES = ("passed", "skipped", "failed")
+
+
 def _failed(row: ResultRow, outcome: dict) -> ResultRow:
     """A measured row whose case failed after timing: status failed, the reason, the figures kept."""
-    return replace(row, status="failed", reason=outcome.get("reason", ""))
+    return replace(row, status="failed", reason=outcome.get("reason") or "")
 
 
 def _with_speedup(row: ResultRow, eager_p50: dict) -> ResultRow:
