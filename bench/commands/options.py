@@ -21,6 +21,11 @@ DOWNLOAD = typer.Option(True, "--download/--no-download", help="Download missing
 FORMAT = typer.Option("rich", "--format", help=f"The table on stdout as one of: {', '.join(FORMATS)}.")
 THREADS = typer.Option(None, "--threads", help="CPU threads for every runtime (default: usable cores).")
 MODELS = typer.Option("", "--models", help="Comma-separated models (default: all).")
+WIDE = typer.Option(False, "--wide",
+                    help="Every column of the latency table (rounds, p99, throughput, roofline, stability, "
+                         "memory split, size); the default view reads at 80 columns. Every --format alike.")
+WIDE_HINT = "drop --wide for the compact view, or --format markdown"
+COMPACT_HINT = "a wider terminal, or --format markdown, shows it whole"
 
 
 def model_config(model: str, sets: list[str] | None, **overrides) -> TrainConfig:

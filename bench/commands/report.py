@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import FORMAT, RESULTS_DIR
+from bench.commands.options import COMPACT_HINT, FORMAT, RESULTS_DIR, WIDE, WIDE_HINT
 from bench.errors import BenchError
 from bench.report.console import err, print_tables
 from bench.report.render import check_format
@@ -16,6 +16,7 @@ from train.data.registry import dataset_names
 def report(
     dataset: str = typer.Option("all", "--dataset", help=f"One of: {', '.join((*dataset_names(), 'all'))}."),
     fmt: str = FORMAT,
+    wide: bool = WIDE,
     plots: bool = typer.Option(False, "--plots", help="Also write PNG+SVG figures to <results>/reports/."),
     results_dir: Path = RESULTS_DIR,
 ) -> None:
@@ -29,8 +30,8 @@ def report(
     if not results_dir.is_dir():
         raise BenchError(f"no results directory at {results_dir}; run `bench train` or `bench run` first, "
                          "or pass --results-dir")
-    tables = report_tables(results_dir, dataset)
-    print_tables(tables, fmt)
+    tables = report_tables(results_dir, dataset, wide=wide)
+    print_tables(tables, fmt, hint=WIDE_HINT if wide else COMPACT_HINT)
     if plots:
         from bench.report.plots import write_report_plots
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import FORMAT, MODELS, THREADS
+from bench.commands.options import COMPACT_HINT, FORMAT, MODELS, THREADS, WIDE, WIDE_HINT
 from bench.measure.contention import CONTENDED_SHARE
 from bench.measure.devices import default_threads
 from bench.report.console import err, print_tables
@@ -39,6 +39,7 @@ def run(
         help="Seconds per case to warm up until stable, and again for extra rounds when IQR/median > 0.10 "
              "(default: --max-time)."),
     fmt: str = FORMAT,
+    wide: bool = WIDE,
     trust: bool = typer.Option(False, "--trust",
                                help="Load TorchScript files even if their sha256 is not the one "
                                     "`bench export` recorded (TorchScript is code: only files you trust)."),
@@ -73,7 +74,8 @@ def run(
     with RunProgress(err) as progress:
         outcome = run_benchmarks(config, on_event=progress.update)
     notes = run_notes(config.threads, outcome.foreign_cpu_share, outcome.json_path)
-    print_tables([run_table(outcome.rows, config.device, notes=notes)], fmt)
+    print_tables([run_table(outcome.rows, config.device, notes=notes, wide=wide)], fmt,
+                 hint=WIDE_HINT if wide else COMPACT_HINT)
     if tensorboard and outcome.json_path is not None:
         logged = log_benchmark(outcome.json_path, config.results_dir / "runs" / "bench")
         err.print(f"TensorBoard: {logged} (tensorboard --logdir {config.results_dir / 'runs'})",

@@ -7,7 +7,8 @@ from rich.console import Console
 
 
 def _width() -> int | None:
-    """Terminal width on a TTY; 320 columns when piped (the run table is ~230 wide): logs do not wrap it."""
+    """None (the terminal's width, or $COLUMNS) on a TTY or with COLUMNS set; 320 columns when piped, so
+    that logs keep a wide table's lines whole."""
     if os.environ.get("COLUMNS") or sys.stdout.isatty():
         return None
     return 320
@@ -17,13 +18,18 @@ out = Console(width=_width())
 err = Console(stderr=True, width=_width())
 
 
-def print_tables(tables, fmt: str) -> None:
-    """Print bench.report.tabular tables on stdout as `fmt`: rich, markdown, csv or json."""
+def print_tables(tables, fmt: str, hint: str = "", console: Console | None = None) -> None:
+    """Print bench.report.tabular tables on stdout as `fmt`: rich, markdown, csv or json. Rich tables are
+    laid out for the terminal's width at the time of printing and never cropped: a table that cannot fit
+    runs past the edge with a note (`hint`: the narrower view or format to suggest)."""
     from bench.report.render import render_text, to_rich
 
     if fmt == "rich":
+        if console is None:
+            console = out
+            console.width = _width()  # read $COLUMNS and the terminal now, not when this module was imported
         for table in tables:
-            out.print(to_rich(table))
+            console.print(to_rich(table, console.width, hint), crop=False)
     else:
         sys.stdout.write(render_text(list(tables), fmt))
         sys.stdout.flush()

@@ -7,11 +7,16 @@ import io
 import json
 from collections.abc import Sequence
 
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from bench.errors import BenchError
-from bench.report.tabular import TableData, cell_value
+from bench.report.tabular import TableData, cell_value, csv_text
 
 FORMATS = ("rich", "markdown", "csv", "json")
 
@@ -23,20 +28,133 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def to_rich(table: TableData) -> Table:
-    """A Rich table; cells are plain text (never markup: notes quote commands with brackets)."""
-    out = Table(title=table.title, caption="\n".join(table.notes) or None, caption_justify="left")
-    for col in table.columns:
-        out.add_column(col.name, justify="left" if col.align == "left" else "right", overflow="fold")
+NOTE_MIN = 24  # a note column narrower than this stacks a sentence into a tower: notes go under the table
+# Layouts, least dense first: boxed with full headers and values; unboxed (two spaces between columns) with
+# abbreviations; the same with headers wrapped over their cells.
+ROOMY, DENSE, DENSEST = 0, 1, 2
+
+
+def to_rich(table: TableData, width: int | None = None, hint: str = "") -> RenderableType:
+    """`table` for a terminal `width` columns wide (None: as wide as the table needs), its notes under it.
+
+    Figures never wrap and are never cut: each right-aligned column is as wide as its longest cell. The
+    least dense layout that fits `width` is used: boxed; else unboxed with columns' abbreviations (and a
+    legend); else with headers wrapped too. Row notes take a wrapping column where it has room, else go
+    under the table, each labelled by its row. A table that fits no layout says so, and the caller prints
+    it uncropped (its lines run past the edge); `hint` names a narrower view or format for that note.
+    Cells are plain text (never markup: notes quote commands with brackets)."""
+    density, notes_inline = _layout(table, width)
+    out, notes = _rich_table(table, density, notes_inline)
+    if width is not None and (needed := minimum_width(out)) > width:
+        out.width = needed  # else Rich squeezes columns to nothing to meet the terminal's width
+        notes.append(f"this table needs {needed} columns and the terminal has {width}: its lines run past "
+                     f"the edge rather than cut a figure ({hint or '--format markdown reads at any width'})")
+    if not notes:
+        return out
+    return Group(out, Text("\n".join(notes), style="table.caption"))
+
+
+def _layout(table: TableData, width: int | None) -> tuple[int, bool]:
+    """(density, notes_inline): the least dense layout that fits `width` with a roomy enough note column,
+    else the least dense that fits with the notes under the table, else the densest."""
+    if width is None:
+        return ROOMY, True
+    longest_note = max((cell_len(row.note) for row in table.rows), default=0)
+    for notes_inline in (True, False) if table.has_notes else (False,):
+        for density in (ROOMY, DENSE, DENSEST):
+            bare = _rich_table(table, density, notes_inline=False)[0]
+            if minimum_width(bare) > width:
+                continue
+            gap = 3 if density == ROOMY else 2  # "│" between two padded cells, or two spaces
+            room = width - rendered_width(bare, width) - gap
+            if not notes_inline or room >= min(NOTE_MIN, longest_note):
+                return density, notes_inline
+    return DENSEST, False
+
+
+def minimum_width(table: Table) -> int:
+    """The fewest columns `table` takes with every column at its minimum (figures whole, text wrapped)."""
+    console = Console(width=100_000, file=io.StringIO(), color_system=None)
+    return Measurement.get(console, console.options, table).minimum
+
+
+def rendered_width(table: Table, width: int) -> int:
+    """The widest line `table` takes on a terminal `width` columns wide, one it fits on (minimum_width)."""
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    lines = Segment.split_lines(console.render(table, console.options))
+    return max((Segment.get_line_length(line) for line in lines), default=0)
+
+
+def _rich_table(table: TableData, density: int, notes_inline: bool) -> tuple[Table, list[str]]:
+    """One layout of `table` (ROOMY, DENSE or DENSEST) and the lines to print under it: row notes in a
+    wrapping column, or under the table labelled by their row; the abbreviations' legend; its notes."""
+    rows = table.text_rows()
     if table.has_notes:
-        out.add_column("note", justify="left", overflow="fold", max_width=60)
+        rows = [cells[:-1] for cells in rows]
+    shorts = [dict(col.short) if density > ROOMY else {} for col in table.columns]
+    rows = [[short.get(cell, cell) for cell, short in zip(cells, shorts, strict=True)] for cells in rows]
+    labelled = [] if notes_inline else [f"{_label(table, cells)}: {row.note}"
+                                        for row, cells in zip(table.rows, rows, strict=True) if row.note]
+    style = {} if density == ROOMY else dict(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                                              collapse_padding=True)
+    out = Table(title=table.title, **style)
+    for index, col in enumerate(table.columns):
+        justify = "left" if col.align == "left" else "right"
+        if col.no_wrap:  # as wide as its longest cell: a figure is never wrapped, folded or cut with "…"
+            longest = max((cell_len(cells[index]) for cells in rows), default=0)
+            header = _header(col.name, longest) if density == DENSEST else col.name
+            widest = max(cell_len(line) for line in header.split("\n"))
+            out.add_column(Text(header), justify=justify, no_wrap=True, min_width=max(longest, widest))
+        else:  # text wraps at spaces, down to its longest word (20 at most): no column squeezed away
+            out.add_column(Text(col.name), justify=justify, overflow="fold",
+                           min_width=_longest_word([col.name, *(cells[index] for cells in rows)]))
+    if notes_inline and table.has_notes:
+        out.add_column(Text("note"), justify="left", overflow="fold", max_width=60,
+                       min_width=_longest_word([row.note for row in table.rows]))
     previous = None
-    for row, cells in zip(table.rows, table.text_rows(), strict=True):
+    for row, cells in zip(table.rows, rows, strict=True):
         if table.sections and previous is not None and cells[0] != previous:
             out.add_section()
         previous = cells[0]
-        out.add_row(*(Text(cell) for cell in cells), style=row.style or None)
-    return out
+        shown = cells + ([row.note] if notes_inline and table.has_notes else [])
+        out.add_row(*(Text(cell) for cell in shown), style=row.style or None)
+    return out, [*labelled, *_legend(table, rows, shorts), *table.notes]
+
+
+def _longest_word(texts: Sequence[str], cap: int = 20) -> int:
+    return min(cap, max((cell_len(word) for text in texts for word in text.split()), default=1))
+
+
+def _header(name: str, width: int) -> str:
+    """`name` wrapped at spaces to fit over cells `width` wide, in two lines at most (wider if need be)."""
+    width = max([width, *(cell_len(word) for word in name.split())])
+    while True:
+        lines: list[str] = []
+        for word in name.split():
+            if lines and cell_len(lines[-1]) + 1 + cell_len(word) <= width:
+                lines[-1] += f" {word}"
+            else:
+                lines.append(word)
+        if len(lines) <= 2:
+            return "\n".join(lines)
+        width += 1
+
+
+def _label(table: TableData, cells: Sequence[str]) -> str:
+    """The row a note belongs to, by its key columns (the first column when none is marked)."""
+    keys = [i for i, col in enumerate(table.columns) if col.key] or [0]
+    return " ".join(cells[i] for i in keys)
+
+
+def _legend(table: TableData, rows: Sequence[Sequence[str]], shorts: Sequence[dict[str, str]]) -> list[str]:
+    """One line naming the abbreviations the rows show, e.g. 'runtime: ort = onnxruntime'."""
+    parts = []
+    for index, (col, short) in enumerate(zip(table.columns, shorts, strict=True)):
+        shown = {cells[index] for cells in rows}
+        used = [f"{abbreviation} = {value}" for value, abbreviation in short.items() if abbreviation in shown]
+        if used:
+            parts.append(f"{col.name}: {', '.join(used)}")
+    return ["; ".join(parts)] if parts else []
 
 
 def to_markdown(table: TableData) -> str:
@@ -61,13 +179,26 @@ def _md_escape(text: str) -> str:
     return " ".join(text.split("\n")).replace("|", "\\|")
 
 
-def to_csv(table: TableData) -> str:
-    """A `# key: title` comment line, the header, then the rows (formatted as in the other text outputs)."""
+def to_csv(tables: Sequence[TableData]) -> str:
+    """One CSV document a CSV reader takes with its defaults: one header row, then the rows; numbers as
+    plain figures (no thousands separators, no units), empty where there is none. Several tables stack
+    under the union of their columns with a first `table` column holding each row's table key (filter on
+    it); a single table has no such column. Titles and notes are left to the JSON format."""
+    tables = list(tables)
+    several = len(tables) > 1
+    header = (["table"] if several else []) + list(dict.fromkeys(n for t in tables for n in t.header()))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.header())
-    writer.writerows(table.text_rows())
-    return f"# {table.key}: {table.title}\n" + buffer.getvalue()
+    writer.writerow(header)
+    for table in tables:
+        names = table.header()
+        for row in table.rows:
+            cells = [csv_text(cell, col.fmt) for cell, col in zip(row.cells, table.columns, strict=True)]
+            values = dict(zip(names, cells + ([row.note] if table.has_notes else []), strict=True))
+            if several:
+                values["table"] = table.key
+            writer.writerow([values.get(name, "") for name in header])
+    return buffer.getvalue()
 
 
 def table_dict(table: TableData) -> dict:
@@ -92,7 +223,7 @@ def render_text(tables: Sequence[TableData], fmt: str) -> str:
     if fmt == "markdown":
         return "\n".join(to_markdown(t) for t in tables)
     if fmt == "csv":
-        return "\n".join(to_csv(t) for t in tables)
+        return to_csv(tables)
     if fmt == "json":
         return to_json(tables)
     raise BenchError(f"format {fmt!r} has no text rendering; choose markdown, csv or json")

@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.records.schema import ResultRow
 from bench.records.store import BenchmarkResults, SweepRecord, TrainingRecord
-from bench.report.tables import environment_table, run_command, run_table, sources_notes
+from bench.report.tables import RUNTIME_SHORT, environment_table, run_command, run_table, sources_notes
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.data.registry import dataset_names, get_dataset
 from train.registry import models_for_dataset
@@ -374,26 +374,29 @@ def _plain_cell(value: Any) -> Cell:
 # --- benchmark summary, one table per device --------------------------------------------------------------
 
 
-def benchmark_tables(bench: BenchmarkResults, models: Sequence[str]) -> list[TableData]:
+def benchmark_tables(bench: BenchmarkResults, models: Sequence[str], wide: bool = False) -> list[TableData]:
     """One latency table per device on file (cpu, with 'not run' rows, when nothing is), then CPU and CUDA
-    side by side when both are on file."""
+    side by side when both are on file; the compact view by default, every column when `wide`."""
     rows = [b for b in bench.rows if b.model in models]
     devices = sorted({b.device for b in rows}, key=lambda d: (d != "cpu", d)) or ["cpu"]
-    tables = [run_table(rows, device, models) for device in devices]
+    tables = [run_table(rows, device, models, wide=wide) for device in devices]
     if len(devices) > 1:
-        tables.append(cross_device_table(bench, rows, devices))
+        tables.append(cross_device_table(bench, rows, devices, wide=wide))
     return tables
 
 
 def cross_device_table(bench: BenchmarkResults, rows: Sequence[ResultRow],
-                       devices: Sequence[str]) -> TableData:
+                       devices: Sequence[str], wide: bool = False) -> TableData:
     """model | runtime | batch | p50 ms per device | speedup of each other device over the first, for every
-    case measured on more than one device; the notes name the machine behind each device's figures."""
+    case measured on more than one device (`wide` adds the unit); the notes name the machine behind each
+    device's figures."""
     first, others = devices[0], devices[1:]
     by_key = {(r.model, r.runtime, r.batch, r.device): r for r in rows if r.status == "ok"}
     cases = list(dict.fromkeys((r.model, r.runtime, r.batch, r.unit) for r in rows if r.status == "ok"))
-    columns = [Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
-               Column("unit", align="left")]
+    columns = [Column("model", align="left", wrap=False, key=True),
+               Column("runtime", align="left", wrap=False, key=True, short=RUNTIME_SHORT),
+               Column("batch", key=True)]
+    columns += [Column("unit", align="left", wrap=False)] if wide else []
     columns += [Column(f"p50 ms {device}", ".3f") for device in devices]
     columns += [Column(f"{device} speedup vs {first}", ".2f") for device in others]
     out = []
@@ -403,7 +406,7 @@ def cross_device_table(bench: BenchmarkResults, rows: Sequence[ResultRow],
             continue
         p50 = [f.p50_ms if f is not None else None for f in found]
         speedups = [p50[0] / p if p50[0] and p else None for p in p50[1:]]
-        out.append(Row((model, runtime, batch, unit, *p50, *speedups)))
+        out.append(Row((model, runtime, batch, *([unit] if wide else []), *p50, *speedups)))
     notes = [f"{device}: {'; '.join(sorted({bench.machine(r) for r in rows if r.device == device}))}"
              for device in devices]
     notes.append("speedup = p50 on the first device ÷ p50 on this one, same model, runtime and batch; the "
@@ -425,9 +428,10 @@ def _training_tables(dataset: str, training: dict[str, TrainingRecord],
     return [training_table(dataset, training)]
 
 
-def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
+def report_tables(results_dir, dataset: str = "all", wide: bool = False) -> list[TableData]:
     """Every synthesis table for `dataset` ("all": every registered one), then the benchmark summary per
-    device, environment first: the newest benchmark file's machine, else this machine's."""
+    device (every column when `wide`), environment first: the newest benchmark file's machine, else this
+    machine's."""
     from bench.records.store import load_benchmarks, load_sweeps, load_training
 
     datasets = dataset_names() if dataset == "all" else (get_dataset(dataset).name,)
@@ -445,7 +449,7 @@ def report_tables(results_dir, dataset: str = "all") -> list[TableData]:
         if sweeps or get_dataset(name).reported_grid:  # a grid the report ran and nobody reran: show the gap
             tables += grid_tables(name, sweeps)
     models = [spec.name for name in datasets for spec in models_for_dataset(name)]
-    return tables + benchmark_tables(bench, models)
+    return tables + benchmark_tables(bench, models, wide)
 
 
 def trained_table(dataset: str, reports: Sequence, results_dir: Path | None = None) -> TableData:

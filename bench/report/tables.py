@@ -34,49 +34,92 @@ def run_command(models: Sequence[str], device: str, runtimes: Sequence[str] = ()
 
 # --- bench run / bench report: the latency table ---------------------------------------------------------
 
+RUNTIME_SHORT = (("torchscript", "ts"), ("onnxruntime", "ort"))  # what a narrow terminal shows instead
 RUN_COLUMNS = (
-    Column("model", align="left"), Column("runtime", align="left"), Column("batch"),
-    Column("unit", align="left"), Column("rounds"), Column("p50 ms", ".3f"), Column("p99 ms", ".3f"),
-    Column("throughput/s", ",.0f"), Column("speedup vs eager", ".2f"), Column("95 % CI", align="left"),
-    Column("GFLOP/s", ".1f"), Column("% of GEMM", ".1f"), Column("% of hw", ".1f"), Column("load MiB", ".1f"),
-    Column("infer MiB", ".1f"), Column("memory", align="left"),
-    Column("IQR/median", ".2f"), Column("parity", align="left"), Column("max abs diff", ".1e"),
+    Column("model", align="left", wrap=False, key=True),
+    Column("runtime", align="left", wrap=False, key=True, short=RUNTIME_SHORT), Column("batch", key=True),
+    Column("unit", align="left", wrap=False), Column("status", align="left", wrap=False), Column("rounds"),
+    Column("p50 ms", ".3f"), Column("p99 ms", ".3f"), Column("throughput/s", ",.0f"),
+    Column("speedup vs eager", ".2f"), Column("95 % CI", align="left", wrap=False),
+    Column("GFLOP/s", ".1f"), Column("% of GEMM", ".1f"), Column("% of hw", ".1f"),
+    Column("peak MiB", ".1f"), Column("load MiB", ".1f"), Column("infer MiB", ".1f"),
+    Column("memory", align="left", wrap=False), Column("IQR/median", ".2f"),
+    Column("parity", align="left", wrap=False, short=(("reference", "ref"),)), Column("max abs diff", ".1e"),
     Column("size MiB", ".2f"),
 )
+# The default view: what a decision between runtimes needs, readable at 80 columns; --wide shows RUN_COLUMNS.
+COMPACT_RUN_COLUMNS = ("model", "runtime", "batch", "p50 ms", "speedup vs eager", "95 % CI", "peak MiB",
+                       "parity")
 
 
 def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = (),
-              notes: Sequence[str] = ()) -> TableData:
-    """`bench run`'s table (and `bench report`'s summary) for one device, rows in case order: latency,
-    throughput, speedup, roofline, peak memory, stability and parity; skipped and failed rows with their
-    reason in the note; `models` never timed here appear as 'not run' with the command."""
+              notes: Sequence[str] = (), wide: bool = False) -> TableData:
+    """`bench run`'s table (and `bench report`'s summary) for one device, rows in case order; skipped and
+    failed rows with their reason in the note; `models` never timed here appear as 'not run' with the
+    command. The default view has the columns a choice of runtime needs (COMPACT_RUN_COLUMNS): latency,
+    speedup with its interval, parity, peak memory; `wide` adds rounds, p99, throughput, roofline,
+    stability, the memory split and method, parity's difference and the file size."""
+    columns = RUN_COLUMNS if wide else tuple(c for c in RUN_COLUMNS if c.name in COMPACT_RUN_COLUMNS)
     rows = [r for r in rows if r.device == device]
-    out = [_run_row(r) for r in rows]
+    out = [_run_row(r, columns, wide) for r in rows]
     timed = {r.model for r in rows}
     for model in models:
         if model not in timed:
             unit = "nodes" if get_model(model).is_graph else "samples"
-            cells = (model, "all", None, unit, None, NOT_RUN) + (None,) * (len(RUN_COLUMNS) - 6)
-            out.append(Row(cells, f"benchmark: {run_command([model], device)}"))
+            cells = {"model": model, "runtime": "all", "unit": unit, "status": NOT_RUN}
+            out.append(Row(tuple(cells.get(c.name) for c in columns),
+                           f"{NOT_RUN}: {run_command([model], device)}"))
+    lines = (_wide_notes if wide else _compact_notes)(rows)
+    lines += _run_context_notes(rows)
+    lines += [*notes, *sources_notes(rows)]
+    return TableData(f"benchmark.{device}", f"Inference latency on {device}", columns, tuple(out),
+                     tuple(lines), sections=True)
+
+
+def _speedup_note(rows: Sequence[ResultRow]) -> str:
+    if any(r.paired_speedup is not None for r in rows):
+        return ("speedup: eager ÷ this runtime in interleaved rounds (geometric mean of per-round ratios, "
+                "95 % bootstrap CI) where paired, else eager p50 ÷ this p50")
+    return "speedup = eager p50 ÷ this p50, same model, device, size and run"
+
+
+def _memory_note(rows: Sequence[ResultRow], wide: bool) -> list[str]:
     methods = sorted({r.peak_memory_method for r in rows if r.peak_memory_bytes is not None})
-    paired = any(r.paired_speedup is not None for r in rows)
-    speedup = ("speedup: eager ÷ this runtime in interleaved rounds (geometric mean of per-round ratios, "
-               "95 % bootstrap CI) where paired, else eager p50 ÷ this p50" if paired else
-               "speedup = eager p50 ÷ this p50, same model, device, size and run")
+    if methods:
+        split = ("load = loading and binding inputs, infer = the calls after warm-up, peak = the larger"
+                 if wide else "peak = the larger of loading and inference (--wide: each)")
+        return ["peak MiB: memory above a baseline taken after the imports, each row in a process of its "
+                f"own; {split}; " + "; ".join(methods)]
+    return ["peak memory: not recorded by these runs (--no-memory)"] if rows else []
+
+
+def _compact_notes(rows: Sequence[ResultRow]) -> list[str]:
+    """What the default view's columns mean, in as few lines as an 80-column terminal can bear."""
+    lines = [f"p50 ms: median time per call; {_speedup_note(rows)}",
+             "parity: the output vs eager's on the benchmarked inputs (reference: eager itself)"]
+    lines += _memory_note(rows, wide=False)
+    if any(r.unit == "nodes" for r in rows):
+        lines.append("batch of a graph model: the nodes of the full graph it ran on")
+    lines.append("--wide: every column (rounds, p99, throughput, roofline, stability, memory split, size)")
+    return lines
+
+
+def _wide_notes(rows: Sequence[ResultRow]) -> list[str]:
+    """What every column of the --wide view means."""
     lines = ["p50/p99 over the rows' rounds (a round's time ÷ its calls); p99 shown from 100 rounds on; "
-             f"throughput = batch ÷ p50; {speedup}",
+             f"throughput = batch ÷ p50; {_speedup_note(rows)}",
              "GFLOP/s = counted FLOPs (matmul/conv) ÷ p50; % of GEMM: of the best GEMM measured in the same "
              "run and precision (torch, and ONNX Runtime on the CPU); % of hw: of the theoretical fp32 peak "
              "(bench env shows its inputs; above 100 % the clock it assumed is below the real one)",
              "IQR/median > 0.10 after extra rounds marks a row unstable",
              "parity: the row's output vs eager on the benchmarked inputs "
              "(pass: |diff| ≤ atol + rtol·|eager|)"]
-    if methods:
-        lines.append("memory above a baseline taken after the imports, in a process of its own per row: "
-                     "load = loading and binding inputs, infer = the calls after warm-up; "
-                     + "; ".join(methods))
-    elif rows:
-        lines.append("peak memory: not recorded by these runs (--no-memory)")
+    return lines + _memory_note(rows, wide=True)
+
+
+def _run_context_notes(rows: Sequence[ResultRow]) -> list[str]:
+    """Precision policies, transfer scope and the independent timing behind `rows` (both views)."""
+    lines = []
     policies = sorted({_policy_text(r.extra["precision"]) for r in rows if r.extra.get("precision")})
     if len(policies) == 1:
         lines.append(f"precision: {policies[0]} (every runtime alike; parity tolerance follows)")
@@ -88,38 +131,42 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
         timed = len([r for r in rows if r.status == "ok"])
         lines.append(f"timing: {transfer} of {timed} rows include host→device→host copies on every call "
                      "(--include-transfer); the others have device-resident inputs")
-    lines += independent_notes(rows)
-    lines += [*notes, *sources_notes(rows)]
-    return TableData(f"benchmark.{device}", f"Inference latency on {device}", RUN_COLUMNS, tuple(out),
-                     tuple(lines), sections=True)
+    return lines + independent_notes(rows)
 
 
-def _run_row(r: ResultRow) -> Row:
-    """One row of the run table: figures for a measured case, the status and its reason otherwise."""
-    head = (r.model, r.runtime, r.batch, r.unit)
+def _run_row(r: ResultRow, columns: Sequence[Column], wide: bool) -> Row:
+    """One row of the run table: figures for a measured case, the status and its reason otherwise (no
+    figure: a reader of any format finds only numbers in the figure columns)."""
+    cells: dict[str, Cell] = {"model": r.model, "runtime": r.runtime, "batch": r.batch, "unit": r.unit,
+                              "status": r.status}
     if r.status != "ok" and r.p50_ms is None:  # never timed: the status and its reason
-        cells = head + (None, r.status) + (None,) * (len(RUN_COLUMNS) - 6)
-        return Row(cells, f"{r.status}: {r.reason}", style="yellow" if r.status == "skipped" else "red")
+        return Row(tuple(cells.get(c.name) for c in columns), f"{r.status}: {r.reason}",
+                   style="yellow" if r.status == "skipped" else "red")
     eager = r.runtime == REFERENCE_RUNTIME
-    parity = "reference" if eager else {True: "pass", False: "FAIL"}.get(r.parity_passed)
     peak = r.peak_memory_bytes
-    cells: tuple[Cell, ...] = head + (
-        r.rounds, r.p50_ms, r.backed_ms("p99"), r.throughput_per_s, *_speedup_cells(r),
-        r.gflops_achieved, r.pct_of_peak, r.pct_of_hardware_peak, *_memory_cells(r),
-        memory_method_short(r.peak_memory_method) if peak is not None else None,
-        r.iqr_over_median, parity, None if eager else r.parity_max_abs,
-        None if r.artifact_bytes is None else r.artifact_bytes / MIB)
-    note, style = "", ""
+    speedup, interval = _speedup_cells(r)
+    load, infer = _memory_cells(r)
+    cells |= {
+        "rounds": r.rounds, "p50 ms": r.p50_ms, "p99 ms": r.backed_ms("p99"),
+        "throughput/s": r.throughput_per_s, "speedup vs eager": speedup, "95 % CI": interval,
+        "GFLOP/s": r.gflops_achieved, "% of GEMM": r.pct_of_peak, "% of hw": r.pct_of_hardware_peak,
+        "peak MiB": None if peak is None else peak / MIB, "load MiB": load, "infer MiB": infer,
+        "memory": memory_method_short(r.peak_memory_method) if peak is not None else None,
+        "IQR/median": r.iqr_over_median,
+        "parity": "reference" if eager else {True: "pass", False: "FAIL"}.get(r.parity_passed),
+        "max abs diff": None if eager else r.parity_max_abs,
+        "size MiB": None if r.artifact_bytes is None else r.artifact_bytes / MIB}
+    notes, style = [], ""
     if r.status == "failed":  # timed, then failed (its output missed parity): figures kept, no speedup
-        note, style = f"failed: {r.reason}", "red"
+        notes, style = [f"failed: {r.reason}"], "red"
     elif r.parity_passed is False:
-        note, style = "parity FAILED: outputs differ from eager beyond tolerance", "red"
+        notes, style = ["parity FAILED: outputs differ from eager beyond tolerance"], "red"
     elif r.unstable:
-        note = UNSTABLE_NOTE.format(r.iqr_over_median or 0.0)
-    if r.p99_ms is not None and r.backed_ms("p99") is None:
-        few = f"p99 needs ≥ {MIN_ROUNDS['p99']} rounds, this row had {r.rounds} (--min-rounds, --max-time)"
-        note = f"{note}; {few}" if note else few
-    return Row(cells, note, style)
+        notes = [UNSTABLE_NOTE.format(r.iqr_over_median or 0.0)]
+    if wide and r.p99_ms is not None and r.backed_ms("p99") is None:  # the compact view shows no p99
+        notes.append(f"p99 needs ≥ {MIN_ROUNDS['p99']} rounds, this row had {r.rounds} "
+                     "(--min-rounds, --max-time)")
+    return Row(tuple(cells.get(c.name) for c in columns), "; ".join(notes), style)
 
 
 def independent_notes(rows: Sequence[ResultRow]) -> list[str]:

@@ -28,6 +28,14 @@ class Column:
     name: str
     fmt: str = ""  # format spec for numbers, e.g. ".4f"; "" uses str()
     align: str = "right"  # "left" | "right"
+    wrap: bool | None = None  # may a terminal wrap its cells? None: text (left) wraps, figures (right) never
+    key: bool = False  # names the row (model, runtime, batch): labels a note printed under a narrow table
+    short: tuple[tuple[str, str], ...] = ()  # (value, abbreviation) a narrow terminal shows, with a legend
+
+    @property
+    def no_wrap(self) -> bool:
+        """True for figures and identifiers: a terminal keeps each cell on one line, whole."""
+        return not self.wrap if self.wrap is not None else self.align != "left"
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,23 @@ def cell_text(cell: Cell, fmt: str = "") -> str:
     if isinstance(cell, (bool, str)):
         return str(cell)
     return _number(cell, fmt)
+
+
+def csv_text(cell: Cell, fmt: str = "") -> str:
+    """A cell for CSV: numbers as plain figures a CSV reader parses (no thousands separators, fractions
+    for percent formats), '' for None, text as it is; a Stat of several seeds stays 'mean ± std' text."""
+    if cell is None:
+        return ""
+    if isinstance(cell, Stat):
+        return csv_text(cell.mean, fmt) if cell.n <= 1 else cell_text(cell, fmt)
+    if isinstance(cell, (bool, str)):
+        return str(cell)
+    if isinstance(cell, int):
+        return str(cell)
+    plain = fmt.replace(",", "").replace("_", "")
+    if plain.endswith("%") or not math.isfinite(cell):  # '12.5%' is text to a reader: write 0.125
+        return repr(cell)
+    return format(cell, plain) if plain else repr(cell)
 
 
 def cell_value(cell: Cell) -> object:

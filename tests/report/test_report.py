@@ -95,21 +95,20 @@ def test_markdown_row_shows_mean_std_and_not_run(results):
     assert _split_cells(sage)[1] == "not run"
 
 
-def test_csv_blocks_parse_with_the_csv_module(results):
+def test_csv_is_one_document_with_a_table_column(results):
+    """Several tables stack under one header row, each row keyed by its table: a CSV reader's defaults."""
     text = _report(results, "--format", "csv")
-    blocks = [b for b in text.split("\n\n") if b.strip()]
+    assert not text.startswith("#")
+    header, *rows = list(csv.reader(io.StringIO(text)))
     tables = _tables(results)
-    assert len(blocks) == len(tables)
-    for block in blocks:
-        comment, body = block.split("\n", 1)
-        key = comment.removeprefix("# ").split(":", 1)[0]
-        rows = list(csv.reader(io.StringIO(body)))
-        header, *data = rows
-        assert header[: len(tables[key]["columns"])] == tables[key]["columns"]
-        assert data and all(len(r) == len(header) for r in data)
-    cora = next(b for b in blocks if b.startswith("# cora.synthesis"))
-    rows = {r[0]: r for r in csv.reader(io.StringIO(cora.split("\n", 1)[1]))}
-    assert rows["GraphSAGE"][1] == "not run" and "bench train cora --model cora-sage" in rows["GraphSAGE"][-1]
+    assert header[0] == "table" and header.count("table") == 1
+    assert [r[0] for r in rows] == [key for key, t in tables.items() for _ in t["rows"]]
+    assert all(len(r) == len(header) for r in rows)
+    for key, table in tables.items():
+        assert set(table["columns"]) <= set(header), key
+    cora = {r[header.index("Model")]: r for r in rows if r[0] == "cora.synthesis"}
+    assert cora["GraphSAGE"][header.index("test_acc")] == "not run"
+    assert "bench train cora --model cora-sage" in cora["GraphSAGE"][header.index("note")]
 
 
 def test_json_keeps_raw_numbers(results):
@@ -119,7 +118,8 @@ def test_json_keeps_raw_numbers(results):
     assert env["CPU"] == "Test CPU" and "20261123T110000Z_cpu.json" in tables["environment"]["title"]
     bench = {(r["model"], r["runtime"], r["batch"]): r for r in tables["benchmark.cpu"]["rows"]}
     assert bench[("mnist-mlp", "onnxruntime", 64)]["speedup vs eager"] == pytest.approx(4.0)
-    assert bench[("cifar100-bottleneck", "all", None)]["p50 ms"] == "not run"
+    not_run = bench[("cifar100-bottleneck", "all", None)]
+    assert not_run["p50 ms"] is None and not_run["note"].startswith("not run: `bench run --models cifar100")
 
 
 def test_newest_file_wins_per_case_and_older_cases_stay(results):

@@ -8,6 +8,7 @@ import shutil
 from typer.testing import CliRunner
 
 from bench.cli import app
+from bench.report.tables import RUN_COLUMNS
 
 FAST_CLI = ["--threads", "1", "--warmup", "1", "--max-time", "0.01", "--min-rounds", "2"]
 
@@ -17,8 +18,10 @@ def test_run_markdown_and_tensorboard_then_report_reads_the_json(mnist_mlp_resul
     shutil.copytree(mnist_mlp_results / "exports", results / "exports")
     runner = CliRunner()
     ran = runner.invoke(app, ["run", "--models", "mnist-mlp", "--batch-sizes", "1", "--results-dir",
-                              str(results), "--format", "markdown", "--tensorboard", *FAST_CLI])
+                              str(results), "--format", "markdown", "--tensorboard", "--wide", *FAST_CLI])
     assert ran.exit_code == 0, ran.output
+    header = "| " + " | ".join(c.name for c in RUN_COLUMNS) + " |"
+    assert any(line.startswith(header) for line in ran.stdout.splitlines())  # --wide: every column
     lines = [line for line in ran.stdout.splitlines() if line.startswith("| mnist-mlp ")]
     assert sorted(line.split(" | ")[1] for line in lines) == ["eager", "onnxruntime", "torchscript"]
     [logged] = list((results / "runs" / "bench").iterdir())
@@ -26,7 +29,7 @@ def test_run_markdown_and_tensorboard_then_report_reads_the_json(mnist_mlp_resul
     assert any(p.name.startswith("events.out.tfevents") for p in logged.iterdir())
 
     reported = runner.invoke(app, ["report", "--results-dir", str(results), "--dataset", "mnist",
-                                   "--format", "json"])
+                                   "--format", "json", "--wide"])
     assert reported.exit_code == 0, reported.output
     tables = {t["key"]: t for t in json.loads(reported.stdout)["tables"]}
     rows = [r for r in tables["benchmark.cpu"]["rows"] if r["model"] == "mnist-mlp"]

@@ -135,7 +135,7 @@ def test_cli_include_transfer_times_host_round_trips_and_shows_the_roofline(mnis
     results = tmp_path / "results"
     shutil.copytree(mnist_mlp_results / "exports", results / "exports")
     args = ["run", "--models", "mnist-mlp", "--batch-sizes", "1", "--runtimes", "eager",
-            "--results-dir", str(results), "--include-transfer", *FAST_CLI]
+            "--results-dir", str(results), "--include-transfer", "--wide", *FAST_CLI]
     result = CliRunner().invoke(app, args, env={"COLUMNS": "260"})
     assert result.exit_code == 0, result.output
     assert "GFLOP/s" in result.output and "% of GEMM" in result.output and "IQR/median" in result.output
