@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from train.checkpoint import CheckpointError
 from train.registry import ModelSpec
+
+__all__ = ["CheckpointError", "ModelArtifacts", "checkpoint_for", "ensure_exported", "read_artifacts"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,7 @@ class ModelArtifacts:
     weights: str  # the manifest's source: "checkpoint <path>" or "untrained, seed <n>"
     failed: dict[str, str] = field(default_factory=dict)  # export format -> reason
     model_kwargs: dict = field(default_factory=dict)  # the architecture the weights were exported with
+    note: str = ""  # what ensure_exported did that the user should hear of (a malformed manifest replaced)
 
     def unavailable_reason(self, export_format: str | None) -> str | None:
         """Why the artifact of `export_format` cannot be benchmarked; None when it can (None: weights)."""
@@ -34,14 +38,37 @@ def checkpoint_for(spec: ModelSpec, checkpoints_dir: Path) -> Path | None:
 def ensure_exported(
     spec: ModelSpec, exports_dir: Path, checkpoints_dir: Path, seed: int = 0, *, reuse: bool = False
 ) -> ModelArtifacts:
-    """Export `spec` unless a current export exists (`reuse`: take what is there as it is)."""
+    """Export `spec` unless a current export exists (`reuse`: take what is there as it is).
+
+    A manifest that is not valid JSON or has the wrong shape is stale like any other: the export is redone
+    over it (artifacts are derived data, nothing is lost) and the result's `note` says so.
+    A checkpoint bench cannot use raises `train.checkpoint.CheckpointError` (a BenchError, exit 2) before
+    anything is written: `.path` is the file, `.problem` the reason without the path ("is not a readable
+    torch checkpoint (...)", "does not fit model ...", ...), str() the whole line with what to run."""
     from export.pipeline import artifact_dir, export_model, is_export_current
 
     checkpoint = checkpoint_for(spec, checkpoints_dir)
     model_dir = artifact_dir(exports_dir, spec.name)
+    note = ""
     if not reuse and not is_export_current(spec, exports_dir, checkpoint, seed):
+        note = _malformed_manifest(model_dir)
         export_model(spec, exports_dir, checkpoint=checkpoint, seed=seed)
-    return read_artifacts(spec, model_dir)
+    artifacts = read_artifacts(spec, model_dir)
+    return replace(artifacts, note=note) if note else artifacts
+
+
+def _malformed_manifest(model_dir: Path) -> str:
+    """'re-exported over <manifest>: <why it was unusable>' when the manifest exists but cannot be read."""
+    from export.layout import MANIFEST_FILE, load_manifest
+    from train.errors import BenchError
+
+    if not (Path(model_dir) / MANIFEST_FILE).is_file():
+        return ""
+    try:
+        load_manifest(model_dir)
+    except BenchError as exc:
+        return f"re-exported {Path(model_dir).name}: {str(exc).split('; re-run')[0]}"
+    return ""
 
 
 def read_artifacts(spec: ModelSpec, model_dir: Path) -> ModelArtifacts:
@@ -56,7 +83,7 @@ def read_artifacts(spec: ModelSpec, model_dir: Path) -> ModelArtifacts:
         entry = entries.get(fmt)
         if entry is None:
             failed[fmt] = f"{fmt} not exported (absent from {model_dir}/manifest.json)"
-        elif not entry.get("ok", False):
+        elif entry.get("ok") is not True:
             failed[fmt] = entry.get("reason") or f"{fmt} export failed"
     return ModelArtifacts(spec.name, Path(model_dir), str(manifest.get("source", "unknown")), failed,
                           dict(manifest.get("model_kwargs") or {}))
