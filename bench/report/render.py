@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 
 from rich import box
@@ -45,8 +46,8 @@ def to_rich(table: TableData, width: int | None = None, hint: str = "") -> Rende
     Cells are plain text (never markup: notes quote commands with brackets)."""
     density, notes_inline = _layout(table, width)
     out, notes = _rich_table(table, density, notes_inline)
-    if width is not None and (needed := minimum_width(out)) > width:
-        out.width = needed  # else Rich squeezes columns to nothing to meet the terminal's width
+    if width is not None and not _fits(out, width):
+        needed = _overflow_width(out)
         notes.append(f"this table needs {needed} columns and the terminal has {width}: its lines run past "
                      f"the edge rather than cut a figure ({hint or '--format markdown reads at any width'})")
     if not notes:
@@ -62,14 +63,33 @@ def _layout(table: TableData, width: int | None) -> tuple[int, bool]:
     longest_note = max((cell_len(row.note) for row in table.rows), default=0)
     for notes_inline in (True, False) if table.has_notes else (False,):
         for density in (ROOMY, DENSE, DENSEST):
-            bare = _rich_table(table, density, notes_inline=False)[0]
-            if minimum_width(bare) > width:
+            if not _fits(_rich_table(table, density, notes_inline)[0], width):
                 continue
-            gap = 3 if density == ROOMY else 2  # "│" between two padded cells, or two spaces
-            room = width - rendered_width(bare, width) - gap
-            if not notes_inline or room >= min(NOTE_MIN, longest_note):
-                return density, notes_inline
+            if notes_inline:  # the room the note column gets beside the rest of the table
+                gap = 3 if density == ROOMY else 2  # "│" between two padded cells, or two spaces
+                bare = _rich_table(table, density, notes_inline=False)[0]
+                if width - rendered_width(bare, width) - gap < min(NOTE_MIN, longest_note):
+                    continue
+            return density, notes_inline
     return DENSEST, False
+
+
+def _fits(table: Table, width: int) -> bool:
+    """Does `table` fit `width` columns with every column at least its minimum? (Rich's own layout can
+    squeeze a column to nothing, or come out a column wider than asked.)"""
+    return minimum_width(table) <= width and rendered_width(table, width) <= width
+
+
+def _overflow_width(table: Table) -> int:
+    """Fix `table`'s width at the least it renders in whole (else Rich squeezes columns to nothing to meet
+    the terminal's width) and return it."""
+    needed = minimum_width(table)
+    while True:
+        table.width = needed
+        drawn = rendered_width(table, needed)
+        if drawn <= needed:
+            return needed
+        needed = drawn  # Rich's layout came out wider than asked: ask for that
 
 
 def minimum_width(table: Table) -> int:
@@ -79,7 +99,7 @@ def minimum_width(table: Table) -> int:
 
 
 def rendered_width(table: Table, width: int) -> int:
-    """The widest line `table` takes on a terminal `width` columns wide, one it fits on (minimum_width)."""
+    """The widest line `table` takes when Rich lays it out for a terminal `width` columns wide."""
     console = Console(width=width, file=io.StringIO(), color_system=None)
     lines = Segment.split_lines(console.render(table, console.options))
     return max((Segment.get_line_length(line) for line in lines), default=0)
@@ -125,17 +145,24 @@ def _longest_word(texts: Sequence[str], cap: int = 20) -> int:
     return min(cap, max((cell_len(word) for text in texts for word in text.split()), default=1))
 
 
+HEADER_LINES = 3  # a wrapped header takes this many lines at most
+
+
 def _header(name: str, width: int) -> str:
-    """`name` wrapped at spaces to fit over cells `width` wide, in two lines at most (wider if need be)."""
-    width = max([width, *(cell_len(word) for word in name.split())])
+    """`name` wrapped to fit over cells `width` wide, at spaces and after '_' or '/' inside a word
+    ('total_train_' / 'time_s'), in HEADER_LINES lines at most (wider than `width` if need be)."""
+    pieces = [(piece, index > 0) for word in name.split()
+              for index, piece in enumerate(re.findall(r"[^_/]*[_/]|[^_/]+$", word))]
+    width = max([width, *(cell_len(piece) for piece, _ in pieces)])
     while True:
         lines: list[str] = []
-        for word in name.split():
-            if lines and cell_len(lines[-1]) + 1 + cell_len(word) <= width:
-                lines[-1] += f" {word}"
+        for piece, joined in pieces:
+            glue = "" if joined else " "
+            if lines and cell_len(lines[-1]) + len(glue) + cell_len(piece) <= width:
+                lines[-1] += glue + piece
             else:
-                lines.append(word)
-        if len(lines) <= 2:
+                lines.append(piece)
+        if len(lines) <= HEADER_LINES:
             return "\n".join(lines)
         width += 1
 

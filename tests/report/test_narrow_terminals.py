@@ -126,6 +126,22 @@ def _report(results: Path, columns: int, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.parametrize("width", [72, 80, 100, 120, 160])
+def test_every_report_table_fits_or_says_how_wide_it_is(results, width):
+    """Whatever the table: its lines stay within the terminal, or it names the width it needs and takes
+    exactly that; never a cell cut with "…"."""
+    from bench.report.synthesis import report_tables
+    from tests.report_fixtures import make_results
+
+    make_results(results.parent)  # training records, sweeps and gaps beside the two real runs
+    for table in report_tables(results):
+        text = _render([table], width)
+        assert "…" not in text, table.key
+        widest = max(len(line) for line in text.splitlines())
+        needed = re.search(r"this table needs (\d+) columns", _words(text))
+        assert widest == int(needed.group(1)) > width if needed else widest <= width, (table.key, widest)
+
+
 @pytest.mark.parametrize("columns", [80, 120])
 def test_bench_report_benchmark_tables_read_at_80_and_120_columns(results, columns):
     text = _report(results, columns)
