@@ -101,10 +101,11 @@ def test_the_plan_follows_the_models_asked_for(tmp_path):
         assert step.command[step.command.index("--models") + 1] == "mnist-mlp"
 
 
-@pytest.mark.parametrize("budget", [0, float("inf")])
-def test_the_budget_must_be_finite_and_positive(tmp_path, budget):
+@pytest.mark.parametrize(("budget", "message"), [(0, "--budget must be a positive number of seconds"),
+                                                 (float("inf"), "--budget must be a finite number, got inf")])
+def test_the_budget_must_be_finite_and_positive(tmp_path, budget, message):
     result = CliRunner().invoke(app, ["doctor", "--dry-run", "--out", str(tmp_path), "--budget", str(budget)])
-    assert result.exit_code == 2 and "--budget must be a positive number of seconds" in result.output
+    assert result.exit_code == 2 and message in result.output
 
 
 def test_a_relative_out_folder_is_where_the_user_stands(tmp_path, monkeypatch):

@@ -212,7 +212,7 @@ def test_sigint_to_bench_train_keeps_the_complete_run(tmp_path, cora_dir):
                                 # a terminal Ctrl-C: SIGINT not ignored, however this pytest was started
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
-            _wait_for_epoch(log, proc, 3, timeout_s=120)
+            _wait_for_epoch(log, proc, 1, timeout_s=120)  # a log has epoch 1's line, then every tenth
             proc.send_signal(signal.SIGINT)
             stdout, _ = proc.communicate(timeout=60)
         finally:
@@ -228,7 +228,7 @@ def test_sigint_to_bench_train_keeps_the_complete_run(tmp_path, cora_dir):
         r"and is the one `bench run` uses", last)
     assert match, last
     done, run_dir = int(match.group(1)), Path(match.group(2))
-    assert done >= 3 and match.group(3) == str(ckpt)
+    assert done >= 1 and match.group(3) == str(ckpt)
     assert (ckpt.read_bytes(), record.read_bytes()) == before
     kept = json.loads((run_dir / "metrics.json").read_text())
     assert kept["status"] == "interrupted" and kept["interrupted"]["epochs_done"] == done
