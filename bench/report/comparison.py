@@ -26,18 +26,6 @@ STYLES = {REGRESSED: "red", FAILED: "red", MISSING: "red", NO_FIGURE: "red", SLO
           FASTER: "green"}
 
 
-class Times(float):
-    """A ratio that prints with its unit, '1.27×', and stays a plain number in JSON (json writes a float
-    subclass as the float): one notation for every speedup without string cells."""
-
-    def __format__(self, spec: str) -> str:
-        return format(float(self), spec) + "×"
-
-
-def _times(value: float | None) -> Times | None:
-    return None if value is None else Times(value)
-
-
 def _interval_text(ci: tuple[float, float] | None) -> str | None:
     """The 95 % interval of after ÷ before as a delta in %, e.g. '+18.2 to +31.0'."""
     if ci is None:
@@ -48,7 +36,7 @@ def _interval_text(ci: tuple[float, float] | None) -> str | None:
 def _row(r: ComparedRow) -> Row:
     """One table row; a row that would fail but was allowed by a flag says so and is not red."""
     cells = (*r.key, r.before_ms, r.after_ms, r.delta_pct, _interval_text(r.ratio_ci),
-             _times(r.before_speedup), _times(r.after_speedup), r.verdict)
+             r.before_speedup, r.after_speedup, r.verdict)
     allowed = r.verdict in (MISSING, NO_FIGURE) and not r.fails
     note = r.note + (" (allowed)" if allowed else "")
     return Row(cells, note, style="" if allowed else STYLES.get(r.verdict, ""))
@@ -60,7 +48,7 @@ def comparison_table(result: Comparison, show_unmatched: bool = False) -> TableD
     columns = (Column("model", align="left"), Column("runtime", align="left"),
                Column("device", align="left"), Column("batch"), Column("before ms", ".3f"),
                Column("after ms", ".3f"), Column("delta %", "+.1f"), Column("delta 95 % CI", align="left"),
-               Column(f"{SPEEDUP} (before)", ".2f"), Column(f"{SPEEDUP} (after)", ".2f"),
+               Column(f"{SPEEDUP} (before)", ".2f", unit="×"), Column(f"{SPEEDUP} (after)", ".2f", unit="×"),
                Column("verdict", align="left"))
     shown = [r for r in result.rows if show_unmatched or r.matched]
     threshold = f"{result.threshold_pct:g} %"

@@ -398,7 +398,7 @@ def cross_device_table(bench: BenchmarkResults, rows: Sequence[ResultRow],
                Column("batch", key=True)]
     columns += [Column("unit", align="left", wrap=False)] if wide else []
     columns += [Column(f"p50 ms {device}", ".3f") for device in devices]
-    columns += [Column(f"{device} speedup vs {first}", ".2f") for device in others]
+    columns += [Column(f"{device} speedup vs {first}", ".2f", unit="×") for device in others]
     out = []
     for model, runtime, batch, unit in cases:
         found = [by_key.get((model, runtime, batch, device)) for device in devices]

@@ -40,7 +40,7 @@ RUN_COLUMNS = (
     Column("runtime", align="left", wrap=False, key=True, short=RUNTIME_SHORT), Column("batch", key=True),
     Column("unit", align="left", wrap=False), Column("status", align="left", wrap=False), Column("rounds"),
     Column("p50 ms", ".3f"), Column("p99 ms", ".3f"), Column("throughput/s", ",.0f"),
-    Column("speedup vs eager", ".2f"), Column("95 % CI", align="left", wrap=False),
+    Column("speedup vs eager", ".2f", unit="×"), Column("95 % CI", align="left", wrap=False),
     Column("GFLOP/s", ".1f"), Column("% of GEMM", ".1f"), Column("% of hw", ".1f"),
     Column("peak MiB", ".1f"), Column("load MiB", ".1f"), Column("infer MiB", ".1f"),
     Column("memory", align="left", wrap=False), Column("IQR/median", ".2f"),
@@ -227,39 +227,6 @@ def run_notes(threads: int, foreign_cpu_share: float, json_path: Path | None) ->
     lines = [f"{threads} CPU thread(s) for every runtime; other processes used {foreign_cpu_share:.0%} of "
              "the CPUs while timing"]
     return lines + ([] if json_path else ["JSON: none (nothing was timed)"])
-
-
-# --- bench compare ---------------------------------------------------------------------------------------
-
-
-def comparison_table(result) -> TableData:
-    """`bench compare` (a records.compare.Comparison): row | before | after | delta | ÷ eager | verdict."""
-    columns = (Column("model", align="left"), Column("runtime", align="left"),
-               Column("device", align="left"), Column("batch"), Column("before ms", ".3f"),
-               Column("after ms", ".3f"), Column("delta %", "+.1f"), Column("÷ eager before", ".2f"),
-               Column("÷ eager after", ".2f"), Column("verdict", align="left"))
-    rows = []
-    for r in result.rows:
-        if r.failed:
-            figures = (r.before_ms, r.after_ms, r.delta_pct, r.before_vs_eager, r.after_vs_eager)
-            rows.append(Row((*r.key, *figures, "FAILED"), f"failed in after: {r.failed}", style="red"))
-            continue
-        if r.before_ms is None and r.after_ms is not None:
-            verdict, style = "only in after", ""
-        elif r.after_ms is None and r.before_ms is not None:
-            verdict, style = "only in before", ""
-        elif r.delta_pct is None:
-            verdict, style = "no figure", ""
-        else:
-            verdict, style = ("REGRESSED", "red") if r.regressed else ("ok", "")
-        rows.append(Row((*r.key, r.before_ms, r.after_ms, r.delta_pct, r.before_vs_eager, r.after_vs_eager,
-                         verdict), style=style))
-    notes = (f"{result.metric} latency per call in ms; a row regresses when after is slower than before by "
-             f"more than {result.threshold_pct:g} %",
-             "÷ eager: this row's figure divided by eager's on the same model, device and batch in the "
-             "same file (below 1: faster than eager)")
-    return TableData("compare", f"{result.metric} latency (ms), regression above +{result.threshold_pct:g} %",
-                     columns, tuple(rows), notes)
 
 
 # --- bench export, bench models, bench env, bench accuracy -----------------------------------------------

@@ -31,6 +31,7 @@ class Column:
     wrap: bool | None = None  # may a terminal wrap its cells? None: text (left) wraps, figures (right) never
     key: bool = False  # names the row (model, runtime, batch): labels a note printed under a narrow table
     short: tuple[tuple[str, str], ...] = ()  # (value, abbreviation) a narrow terminal shows, with a legend
+    unit: str = ""  # printed after each figure in text formats ("1.27×"); CSV and JSON keep the bare number
 
     @property
     def no_wrap(self) -> bool:
@@ -76,21 +77,23 @@ class TableData:
         """Every row as display strings (numbers formatted, None as '—'), note last when present."""
         out = []
         for row in self.rows:
-            cells = [cell_text(cell, col.fmt) for cell, col in zip(row.cells, self.columns, strict=True)]
+            cells = [cell_text(cell, col.fmt, col.unit) for cell, col in zip(row.cells, self.columns,
+                                                                             strict=True)]
             out.append(cells + ([row.note] if self.has_notes else []))
         return out
 
 
-def cell_text(cell: Cell, fmt: str = "") -> str:
-    """A cell as text: '0.8030', '0.8030 ± 0.0040' over several seeds, '—' for None."""
+def cell_text(cell: Cell, fmt: str = "", unit: str = "") -> str:
+    """A cell as text: '0.8030', '0.8030 ± 0.0040' over several seeds, '—' for None; `unit` follows each
+    figure ('1.27×')."""
     if cell is None:
         return EMPTY
     if isinstance(cell, Stat):
-        text = _number(cell.mean, fmt)
-        return f"{text} ± {_number(cell.std, fmt)}" if cell.n > 1 else text
+        text = _number(cell.mean, fmt) + unit
+        return f"{text} ± {_number(cell.std, fmt)}{unit}" if cell.n > 1 else text
     if isinstance(cell, (bool, str)):
         return str(cell)
-    return _number(cell, fmt)
+    return _number(cell, fmt) + unit
 
 
 def csv_text(cell: Cell, fmt: str = "") -> str:

@@ -180,3 +180,20 @@ def test_models_never_timed_are_not_run_with_the_command():
         ("cora-gcn", "all", "not run", "nodes")
     assert cells["p50 ms"] is None
     assert re.fullmatch(r"not run: `bench run --models cora-gcn --device cpu`", table.rows[3].note)
+
+
+def test_speedups_read_the_same_way_in_run_and_compare_tables():
+    from bench.records.compare import compare
+    from bench.report.comparison import comparison_table
+
+    rows = parse_run(_data()).rows
+    run = run_table(rows, "cpu")
+    markdown = render_text([run], "markdown")
+    assert "| 1.97× |" in markdown and "| 1.00× |" in markdown  # one direction (above 1: faster), one sign
+    assert _csv(run)[1][1]["speedup vs eager"] == "1.97"  # a bare number for CSV readers
+    run_file = parse_run(_data())
+    compared = comparison_table(compare(run_file, run_file))
+    text = render_text([compared], "markdown")
+    assert "| 2.00× |" in text  # eager 10 ms ÷ onnxruntime 5 ms, the same notation and direction
+    speedups = [c.name for c in compared.columns if c.name.startswith("speedup vs eager")]
+    assert speedups and all(c.unit == "×" for c in compared.columns if c.name in speedups)
