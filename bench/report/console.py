@@ -31,5 +31,7 @@ def print_tables(tables, fmt: str, hint: str = "", console: Console | None = Non
         for table in tables:
             console.print(to_rich(table, console.width, hint), crop=False)
     else:
-        sys.stdout.write(render_text(list(tables), fmt))
+        text = render_text(list(tables), fmt)
+        # End on a newline: a line bench writes on stderr next must not join the table's last line.
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()

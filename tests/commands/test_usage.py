@@ -34,3 +34,9 @@ def test_every_command_is_registered_and_no_flag_shows_a_value_type():
         assert not [line for line in lines if "<bool>" in line], name
         flags += sum(bool(getattr(p, "is_flag", False)) for p in group.commands[name].params)
     assert flags >= 10  # the check saw real flags (--plots, --memory/--no-memory, --download, …)
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "csv", "json"])
+def test_text_formats_end_on_a_newline_so_stderr_lines_stay_apart(fmt):
+    result = CliRunner().invoke(app, ["models", "--format", fmt])
+    assert result.exit_code == 0 and result.stdout.endswith("\n") and not result.stdout.endswith("\n\n\n")
