@@ -19,6 +19,10 @@ def report(
     wide: bool = WIDE,
     plots: bool = typer.Option(False, "--plots", help="Also write PNG+SVG figures to <results>/reports/."),
     results_dir: Path = RESULTS_DIR,
+    runs: list[Path] | None = typer.Option(
+        None, "--run", help="A benchmark JSON to report (repeat for several): exactly these runs, "
+        "interrupted ones too; a case in several comes from the newest. Default: each case's newest complete "
+        "run, never an interrupted one."),
 ) -> None:
     """Print the synthesis tables from the latest training metrics and benchmark JSON; gaps name a command."""
     from bench.report.synthesis import report_tables
@@ -30,12 +34,12 @@ def report(
     if not results_dir.is_dir():
         raise BenchError(f"no results directory at {results_dir}; run `bench train` or `bench run` first, "
                          "or pass --results-dir")
-    tables = report_tables(results_dir, dataset, wide=wide)
+    tables = report_tables(results_dir, dataset, wide=wide, runs=runs or None)
     print_tables(tables, fmt, hint=WIDE_HINT if wide else COMPACT_HINT)
     if plots:
         from bench.report.plots import write_report_plots
 
-        outcome = write_report_plots(results_dir, dataset)
+        outcome = write_report_plots(results_dir, dataset, runs=runs or None)
         for path in outcome.written:
             err.print(f"wrote {path}", markup=False, highlight=False)
         for reason in outcome.skipped:

@@ -1,24 +1,48 @@
-"""Read what earlier commands left in results/: newest benchmark row per case, training and sweep records."""
+"""Read what earlier commands left in results/: each case's row from the newest complete run, training and
+sweep records."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.records.reader import read_json, read_run
-from bench.records.schema import ResultRow, RowKey
+from bench.records.reader import RunResults, read_json, read_run
+from bench.records.schema import ResultRow, RowKey, row_key
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """One benchmark file as a report sees it: what kind of run it was, how many of its rows it supplies."""
+
+    path: Path
+    interrupted: bool  # stopped by Ctrl-C: holds only the cases that finished
+    memory: bool  # the run measured peak memory (False: --no-memory)
+    foreign_cpu_share: float | None  # 0-1: CPU other processes took while it timed
+    devices: tuple[str, ...]
+    models: tuple[str, ...]
+    covered: int  # cases it holds (measured, skipped or failed; not the ones an interrupt left unrun)
+    used: int = 0  # of those, the cases the report takes from it
+    left_out: str = ""  # why none of its rows is used ("" when some are)
 
 
 @dataclass(frozen=True)
 class BenchmarkResults:
-    """The newest row of every (model, runtime, device, size), and the environment of the newest file."""
+    """The rows a report shows, one per (model, runtime, device, size), each from one coherent run (its
+    `source`), and the runs behind them; `memory_from` names the run a row's peak memory came from when the
+    run that timed it did not measure memory."""
 
     rows: tuple[ResultRow, ...]
-    files: tuple[Path, ...]  # oldest first
-    environment: dict[str, Any] | None  # machine_info["bench"] of the newest file that has one
+    files: tuple[Path, ...]  # the runs the rows' timings or memory come from, oldest first
+    environment: dict[str, Any] | None  # machine_info["bench"] of the newest run timing a row that has one
     environments: dict[Path, dict[str, Any]] = field(default_factory=dict)  # per file: machine_info["bench"]
+    runs: tuple[RunFile, ...] = ()  # every run considered, oldest first, used or left out
+    memory_from: dict[RowKey, Path] = field(default_factory=dict)  # row -> the earlier run its memory is from
+    memory_missing: dict[RowKey, Path] = field(default_factory=dict)  # row -> its run, which skipped memory
+    chosen: bool = False  # the runs were named (`bench report --run`), not picked per case
 
     def machine(self, row: ResultRow) -> str:
         """The machine a row was measured on: the GPU's name for CUDA rows, else the CPU's and threads."""
@@ -35,6 +59,20 @@ class BenchmarkResults:
     def devices(self) -> list[str]:
         """Devices with at least one row, cpu first."""
         return sorted({r.device for r in self.rows}, key=lambda d: (d != "cpu", d))
+
+    def tag(self, path: Path | None) -> str:
+        """'#2' for the second (oldest first) of the runs the rows come from; '' for any other file."""
+        return f"#{self.files.index(path) + 1}" if path in self.files else ""
+
+    def run(self, path: Path | None) -> RunFile | None:
+        """What is known of the run file `path` (None: not one this report considered)."""
+        return next((r for r in self.runs if r.path == path), None)
+
+    @property
+    def newest(self) -> Path | None:
+        """The newest run a row's timing comes from."""
+        timed = {r.source for r in self.rows}
+        return next((p for p in reversed(self.files) if p in timed), None)
 
 
 @dataclass(frozen=True)
@@ -88,18 +126,112 @@ def benchmark_files(results_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def load_benchmarks(results_dir: Path) -> BenchmarkResults:
-    """Every case's newest row across the benchmark files: a later run of a case replaces an earlier one."""
-    files = benchmark_files(results_dir)
+# A row's peak-memory figures: measured in a process of its own per row, apart from the timing.
+MEMORY_FIELDS = ("peak_memory_bytes", "peak_memory_load_bytes", "peak_memory_inference_bytes",
+                 "peak_memory_reserved_bytes", "peak_memory_method", "peak_memory_scope")
+
+
+def load_benchmarks(results_dir: Path, runs: Sequence[Path] | None = None) -> BenchmarkResults:
+    """The rows a report shows and the runs they come from.
+
+    Default: for each case, the newest complete run that holds it; an interrupted run (Ctrl-C) is never
+    used, and is listed with why. `runs` (`bench report --run`): exactly these files, interrupted or not; a
+    case in several of them comes from the newest. Peak memory is never blanked by a `--no-memory` run: a row
+    whose run skipped memory takes it from the newest other usable run that measured the same case on the
+    same artifact (`memory_from`), else it stays empty and `memory_missing` names the run."""
+    chosen = runs is not None
+    if chosen:
+        if not runs:
+            raise BenchError("--run needs a benchmark file (results/benchmarks/*.json)")
+        named = {Path(p).resolve(): Path(p) for p in reversed(list(runs))}  # each file once, as first named
+        files = sorted(named.values(), key=lambda p: (p.name, str(p)))  # names start with their UTC time
+    else:
+        files = benchmark_files(results_dir)
+    read = [(path, read_run(path)) for path in files]
     latest: dict[RowKey, ResultRow] = {}
-    environment, environments = None, {}
-    for path in files:
-        run = read_run(path)
-        for row in run.rows:
+    usable: list[tuple[Path, list[ResultRow], bool]] = []  # (file, rows, measured memory), oldest first
+    infos: dict[Path, RunFile] = {}
+    for path, run in read:
+        rows = _covered(run)
+        devices = tuple(dict.fromkeys(r.device for r in rows)) or (str(run.config.get("device", "cpu")),)
+        info = RunFile(path, run.interrupted, _measured_memory(run, rows), _share(run), devices,
+                       tuple(dict.fromkeys(r.model for r in rows)), len(rows))
+        infos[path] = info
+        if run.interrupted and not chosen:
+            continue
+        usable.append((path, rows, info.memory))
+        for row in rows:
             latest[row.key] = row
-        environment = run.environment or environment
-        environments[path] = run.environment or {}
-    return BenchmarkResults(tuple(latest.values()), tuple(files), environment, environments)
+    memory_from, memory_missing = {}, {}
+    for key, row in list(latest.items()):
+        if row.peak_memory_bytes is not None or row.p50_ms is None or infos[row.source].memory:
+            continue
+        donor = _memory_donor(row, usable)
+        if donor is None:
+            memory_missing[key] = row.source
+        else:
+            latest[key] = replace(row, extra={**row.extra, **{k: donor.extra[k] for k in MEMORY_FIELDS
+                                                               if k in donor.extra}})
+            memory_from[key] = donor.source
+    used = Counter(r.source for r in latest.values())
+    runs_out = tuple(replace(info, used=used[path], left_out=_left_out(info, used[path], chosen))
+                     for path, info in infos.items())
+    sources = tuple(path for path, _ in read if used[path] or path in memory_from.values())
+    environments = {path: run.environment or {} for path, run in read}
+    environment = next((environments[p] for p in reversed(sources) if used[p] and environments[p]), None)
+    return BenchmarkResults(tuple(latest.values()), sources, environment, environments, runs_out,
+                            memory_from, memory_missing, chosen)
+
+
+def _covered(run: RunResults) -> list[ResultRow]:
+    """The run's rows less the cases it never reached: an interrupted run lists those as 'not run', which is
+    no verdict on them (they are not failures)."""
+    unreached = {row_key(o) for o in run.data["bench"].get("outcomes") or []
+                 if o.get("status") not in ("passed", "skipped", "failed")}
+    return [r for r in run.rows if r.key not in unreached or r.p50_ms is not None]
+
+
+def _measured_memory(run: RunResults, rows: Sequence[ResultRow]) -> bool:
+    """Whether the run measured peak memory: its config says (`--no-memory` sets memory false); files
+    without the setting count as measuring when any row holds a figure."""
+    setting = run.config.get("memory")
+    if isinstance(setting, bool):
+        return setting
+    return any(r.peak_memory_bytes is not None for r in rows)
+
+
+def _share(run: RunResults) -> float | None:
+    share = run.data["bench"].get("foreign_cpu_share")
+    return float(share) if isinstance(share, (int, float)) else None
+
+
+def _memory_donor(row: ResultRow, usable: Sequence[tuple[Path, list[ResultRow], bool]]) -> ResultRow | None:
+    """The newest usable run's row of the same case with peak memory, measured on the same artifact (same
+    size on disk; same weights where a size is not recorded): memory does not depend on the timing run."""
+    for path, rows, measured in reversed(usable):
+        if not measured or path == row.source:
+            continue
+        for other in rows:
+            if other.key != row.key or other.peak_memory_bytes is None:
+                continue
+            same = (other.artifact_bytes == row.artifact_bytes if None not in (other.artifact_bytes,
+                                                                               row.artifact_bytes)
+                    else other.weights == row.weights)
+            if same:
+                return other
+    return None
+
+
+def _left_out(info: RunFile, used: int, chosen: bool) -> str:
+    """Why a run supplies no row ('' when it supplies some)."""
+    if used:
+        return ""
+    if info.interrupted and not chosen:
+        return (f"interrupted (Ctrl-C) with {info.covered} finished case(s); never mixed in by default: "
+                f"`bench report --run {info.path}` shows it")
+    if not info.covered:
+        return "holds no case"
+    return "every case it holds was run again later"
 
 
 def load_training(results_dir: Path, dataset: str) -> dict[str, TrainingRecord]:

@@ -10,6 +10,17 @@ from typing import Any
 
 from bench.records.schema import ResultRow
 from bench.records.store import BenchmarkResults, SweepRecord, TrainingRecord
+from bench.report.provenance import (
+    add_left_out,
+    left_out_notes,
+    mark_runs,
+    mixes_runs,
+    mixes_weights,
+    run_cell,
+    runs_notes,
+    weights_cell,
+)
+from bench.report.providers import mark_providers
 from bench.report.tables import RUNTIME_SHORT, environment_table, run_command, run_table, sources_notes
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.data.registry import dataset_names, get_dataset
@@ -67,12 +78,14 @@ def _forward_cell(found: ResultRow | None, model: str, runtime: str, device: str
 def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
                runtimes: Sequence[str]) -> TableData:
     """Report 000, 6.a: Model | test_acc | test_macro_f1 | total_train_time_s | train_loop_time | forward
-    p50 (ms) per runtime and device, graph models at full size (2708 nodes)."""
+    p50 (ms) per runtime and device, graph models at full size (2708 nodes). Where the forward cells come
+    from more than one run, or were timed on different weights (a trained GCN beside untrained MLP and
+    SAGE), a `run` and a `weights benchmarked` column say which row is which."""
     devices = sorted(set(bench.devices()) | {"cpu"}, key=lambda d: (d != "cpu", d))
     columns = [Column("Model", align="left"), Column("test_acc", ".4f"), Column("test_macro_f1", ".4f"),
                Column("total_train_time_s", ".2f"), Column("train_loop_time (s)", ".2f")]
     columns += [Column(f"forward_ms p50 {rt}/{dev}", ".3f") for dev in devices for rt in runtimes]
-    rows = []
+    rows, timed = [], []
     cora_models = [spec.name for spec in models_for_dataset("cora")]
     for spec in models_for_dataset("cora"):
         model, label = spec.name, spec.title
@@ -85,7 +98,7 @@ def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
             cells = [marked(label, record), metric(record, "test_acc"), metric(record, "test_f1"),
                      metric(record, "total_train_time_s"), metric(record, "train_loop_time")]
             notes += [n for n in (partial_note(record, train_command("cora", model)),) if n]
-        missing = []
+        missing, found_rows = [], []
         for dev in devices:
             for rt in runtimes:
                 found = _graph_row(bench, model, rt, dev)
@@ -93,26 +106,41 @@ def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
                 cells.append(cell)
                 if found is None:
                     missing.append((rt, dev))
-                elif note:
-                    notes.append(note)
+                else:
+                    found_rows.append(found)
+                    if note:
+                        notes.append(note)
         notes += _missing_runs_note(model, missing, runtimes)
-        rows.append(Row(tuple(cells), "; ".join(notes)))
+        rows.append((cells, found_rows, "; ".join(notes)))
+        timed += found_rows
+    by_run, by_weights = mixes_runs(bench, timed), mixes_weights(timed)
+    columns += [Column("run", align="left", wrap=False)] if by_run else []
+    columns += [Column("weights benchmarked", align="left")] if by_weights else []
+    body = tuple(Row((*cells, *([run_cell(bench, found)] if by_run else []),
+                      *([weights_cell(found)] if by_weights else [])), note) for cells, found, note in rows)
     notes = ["times: total_train_time_s = forward+backward+step summed over epochs; train_loop_time = wall "
              "time of the loop incl. per-epoch evaluation",
              "forward_ms p50 stands for the report's avg_forward_ms: median of the pytest-benchmark rounds "
-             "of a full-graph forward (2708 nodes); a cell is the newest run of that case"]
+             "of a full-graph forward (2708 nodes); a cell comes from the newest complete run of that case "
+             "(an interrupted run is never used unless named with `bench report --run`)"]
+    if by_weights:
+        notes.append("weights benchmarked: the forward_ms cells of these rows were timed on different "
+                     "weights (a trained checkpoint beside untrained seeded weights); the training metrics "
+                     "are always the trained model's; latency depends on the architecture, not the weights")
     if "cuda" not in devices:
         notes.append("the report's 6.a figures were on a GPU; no CUDA run is on file: "
                      f"{run_command(cora_models, 'cuda')} on a CUDA machine")
     if training:
         notes.append(_seeds_note(list(training.values())))
     notes += sources_notes([b for b in bench.rows if b.model in cora_models])
-    return TableData("cora.synthesis", "Cora: synthesis (report 000, table 6.a)", tuple(columns), tuple(rows),
+    notes += runs_notes(bench, timed) + left_out_notes(bench, cora_models)
+    return TableData("cora.synthesis", "Cora: synthesis (report 000, table 6.a)", tuple(columns), body,
                      tuple(notes))
 
 
 def _graph_row(bench: BenchmarkResults, model: str, runtime: str, device: str) -> ResultRow | None:
-    """The newest full-graph row of `model` on `runtime`/`device` (graph rows count nodes, not samples)."""
+    """The full-graph row of `model` on `runtime`/`device` the report uses (graph rows count nodes, not
+    samples; the largest graph when several sizes were timed)."""
     rows = [b for b in bench.rows if b.key[:3] == (model, runtime, device) and b.unit == "nodes"]
     return max(rows, key=lambda b: b.batch) if rows else None
 
@@ -428,20 +456,27 @@ def _training_tables(dataset: str, training: dict[str, TrainingRecord],
     return [training_table(dataset, training)]
 
 
-def report_tables(results_dir, dataset: str = "all", wide: bool = False) -> list[TableData]:
+def report_tables(results_dir, dataset: str = "all", wide: bool = False,
+                  runs: Sequence[Path] | None = None) -> list[TableData]:
     """Every synthesis table for `dataset` ("all": every registered one), then the benchmark summary per
-    device (every column when `wide`), environment first: the newest benchmark file's machine, else this
-    machine's."""
+    device (every column when `wide`), environment first: the machine of the newest run used, else this
+    machine's. Benchmark rows come from load_benchmarks: each case's newest complete run, or exactly the
+    `runs` files (`bench report --run`); tables that mix runs or weights say which row is which."""
     from bench.records.store import load_benchmarks, load_sweeps, load_training
 
     datasets = dataset_names() if dataset == "all" else (get_dataset(dataset).name,)
-    bench = load_benchmarks(results_dir)
+    bench = load_benchmarks(results_dir, runs)
     if bench.environment is not None:
-        tables = [environment_table(bench.environment, f"where the newest benchmark ran: {bench.files[-1]}")]
+        tables = [mark_providers(environment_table(bench.environment,
+                                                   f"where the newest benchmark ran: {bench.newest}"),
+                                 bench.environment)]
     else:
         from bench.measure.environment import collect_environment
 
-        tables = [environment_table(collect_environment(), "this machine; no benchmark file on record")]
+        here = collect_environment()
+        where = "this machine; " + ("no benchmark run used (the latency tables say why)" if bench.runs
+                                    else "no benchmark file on record")
+        tables = [mark_providers(environment_table(here, where), here)]
     for name in datasets:
         training = load_training(results_dir, name)
         sweeps = load_sweeps(results_dir, name)
@@ -449,7 +484,8 @@ def report_tables(results_dir, dataset: str = "all", wide: bool = False) -> list
         if sweeps or get_dataset(name).reported_grid:  # a grid the report ran and nobody reran: show the gap
             tables += grid_tables(name, sweeps)
     models = [spec.name for name in datasets for spec in models_for_dataset(name)]
-    return tables + benchmark_tables(bench, models, wide)
+    summary = [mark_runs(table, bench) for table in benchmark_tables(bench, models, wide)]
+    return tables + add_left_out(summary, bench, models)
 
 
 def trained_table(dataset: str, reports: Sequence, results_dir: Path | None = None) -> TableData:
