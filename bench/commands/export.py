@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -11,6 +12,7 @@ from bench.errors import BenchError
 from bench.report.console import err, print_tables
 from bench.report.render import check_format
 from bench.report.tables import export_table
+from bench.run.artifacts import CheckpointError, checkpoint_for
 from train.registry import get_model, model_names
 
 
@@ -22,24 +24,60 @@ def export(
     checkpoint: Path | None = typer.Option(
         None,
         "--checkpoint",
-        help="Trained checkpoint from `bench train` (default: untrained, seeded weights).",
+        help="Trained checkpoint from `bench train` (default: <out>/../checkpoints/<model>.pt when "
+        "`bench train` left one, as `bench run` does, else untrained, seeded weights).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the untrained weights (ignored with --checkpoint)."),
+    untrained: bool = typer.Option(False, "--untrained", help="Export seeded untrained weights even where a "
+                                   "trained checkpoint exists."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the untrained weights (ignored with a checkpoint)."),
     fmt: str = FORMAT,
 ) -> None:
-    """Export to every format, check parity against eager; exit 1 if any export failed."""
+    """Export to every format, check parity against eager; exit 1 if any export failed. Each model's weights
+    are its trained checkpoint when there is one (where `bench run` looks), else seeded untrained ones;
+    stderr and the table's notes say which."""
     check_format(fmt)
-    from export.pipeline import export_model  # torch.onnx and friends load only when exporting
+    from export.checkpoint import source_label
+    from export.formats import format_names
+    from export.pipeline import ExportResult, export_model  # torch.onnx and friends load only when exporting
 
     names = model_names() if model == "all" else [get_model(model).name]
     if checkpoint is not None and len(names) > 1:
         raise BenchError("--checkpoint holds one model's weights: name that model instead of 'all'")
-    results = []
+    if checkpoint is not None and untrained:
+        raise BenchError("--checkpoint and --untrained contradict each other: pass one")
+    checkpoints_dir = Path(out_dir).parent / "checkpoints"  # results/exports beside results/checkpoints
+    results, sources = [], {}
     for name in names:
-        err.print(f"exporting {name} …", highlight=False)
-        results += export_model(get_model(name), out_dir, checkpoint=checkpoint, seed=seed)
-    print_tables([export_table(results)], fmt)
+        spec = get_model(name)
+        found = checkpoint
+        if found is None and not untrained:
+            found = checkpoint_for(spec, checkpoints_dir)
+        sources[name] = source_label(found, seed)
+        err.print(f"exporting {name} from {sources[name]} …", markup=False, highlight=False)
+        try:
+            results += export_model(spec, out_dir, checkpoint=found, seed=seed)
+        except CheckpointError as exc:
+            if checkpoint is not None:
+                raise  # the checkpoint the user named: exit 2
+            # One unusable checkpoint found on disk fails that model's exports, not every model's.
+            results += [ExportResult(name, fmt_name, False, None, None, None, None, str(exc))
+                        for fmt_name in format_names()]
+    table = export_table(results)
+    print_tables([replace(table, notes=(*table.notes, *_weights_notes(sources, checkpoints_dir, untrained)))],
+                 fmt)
     failed = [r for r in results if not r.ok]
     if failed:
         err.print(f"{len(failed)} of {len(results)} exports failed", highlight=False)
         raise typer.Exit(1)
+
+
+def _weights_notes(sources: dict[str, str], checkpoints_dir: Path, untrained: bool) -> list[str]:
+    """Which weights each model was exported from: trained checkpoints by model, untrained ones together."""
+    trained = [f"{model}: {source}" for model, source in sources.items() if source.startswith("checkpoint")]
+    seeded = [model for model, source in sources.items() if not source.startswith("checkpoint")]
+    lines = [f"weights from trained checkpoints: {'; '.join(trained)}"] if trained else []
+    if seeded:
+        why = "--untrained" if untrained else f"no checkpoint in {checkpoints_dir}; `bench train` writes them"
+        label = sources[seeded[0]]
+        lines.append(f"weights untrained ({label.removeprefix('untrained, ')}): {', '.join(seeded)} ({why})")
+    return lines
