@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 from pathlib import Path
 
 from torch_geometric.data import Data
@@ -44,15 +47,35 @@ def load_cora(data_dir: Path, download: bool = True) -> Data:
         raise missing("Cora", LAYOUT, data_dir)
     ensure_writable(work, "Cora")
     try:
-        # NormalizeFeatures (rows sum to 1) as in PyG's GCN example; the report does not say.
-        dataset = Planetoid(str(work), "Cora", split="public", transform=NormalizeFeatures())
-        data = dataset[0]
+        with _pyg_progress_silenced():
+            # NormalizeFeatures (rows sum to 1) as in PyG's GCN example; the report does not say.
+            dataset = Planetoid(str(work), "Cora", split="public", transform=NormalizeFeatures())
+            data = dataset[0]
     except Exception as exc:  # PyG raises URLError, pickle, index and value errors alike
         if not had_raw:
             raise download_failed("Cora", LAYOUT, data_dir, exc) from exc
         raise corrupt("Cora", raw, exc) from exc
     _check(data, raw)
     return data
+
+
+# What PyG prints while it downloads and processes a dataset the first time: progress, not news.
+_PYG_PROGRESS = ("Processing...", "Done!", "Downloading ")
+
+
+@contextlib.contextmanager
+def _pyg_progress_silenced():
+    """Keep PyG's progress lines ('Processing...', 'Done!', 'Downloading <url>') out of bench's output,
+    which tables and pipes read; anything else it prints (a warning, an error) still reaches stderr."""
+    caught = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(caught), contextlib.redirect_stderr(caught):
+            yield
+    finally:
+        kept = [line for line in caught.getvalue().splitlines() if line.strip()
+                and not line.strip().startswith(_PYG_PROGRESS)]
+        if kept:
+            sys.stderr.write("\n".join(kept) + "\n")
 
 
 def _check(data: Data, where: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from train.errors import BenchError
@@ -52,3 +54,37 @@ def ensure_writable(directory: Path, dataset: str) -> Path:
         raise BenchError(f"{directory} is read-only, but {dataset} needs to write derived files there; "
                          "copy the data to a writable place and pass --data-dir DIR") from None
     return directory
+
+
+@contextmanager
+def new_folders_removed_on_failure(directory: Path) -> Iterator[None]:
+    """Run the body; if it raises, remove the folders it created on the way to and under `directory` that
+    are still empty (a failed download leaves `<data-dir>/mnist/MNIST/raw` and the like). Folders that
+    existed before, and any folder holding a file, stay."""
+    top = _first_missing(Path(directory))
+    try:
+        yield
+    except BaseException:
+        if top is not None:
+            _remove_empty(top)
+        raise
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` (itself included) that does not exist yet; None when it exists."""
+    if path.exists():
+        return None
+    while not path.parent.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _remove_empty(top: Path) -> None:
+    """Remove `top` and the folders under it, deepest first, where empty (rmdir refuses the others)."""
+    if not top.is_dir() or top.is_symlink():
+        return
+    for folder, _, _ in sorted(os.walk(top), key=lambda entry: -len(Path(entry[0]).parts)):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            continue  # holds a file, or was not ours to remove

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from train.data.paths import new_folders_removed_on_failure
 from train.errors import BenchError
 
 if TYPE_CHECKING:
@@ -74,8 +75,11 @@ def data_key(cfg: TrainConfig) -> tuple:
 
 
 def load_data(cfg: TrainConfig, data_dir: Path, download: bool = True) -> Splits | Data:
-    """The dataset `cfg` trains on: a `Data` graph with masks for graph datasets, `Splits` otherwise."""
-    return get_dataset(cfg.dataset).load(cfg, Path(data_dir).expanduser(), download)
+    """The dataset `cfg` trains on: a `Data` graph with masks for graph datasets, `Splits` otherwise. A load
+    that fails leaves no empty folder behind (a failed download would leave `<data-dir>/<dataset>/...`)."""
+    spec, data_dir = get_dataset(cfg.dataset), Path(data_dir).expanduser()
+    with new_folders_removed_on_failure(data_dir / spec.name):
+        return spec.load(cfg, data_dir, download)
 
 
 # --- loaders: each imports its module on call --------------------------------------------------------------
