@@ -91,7 +91,7 @@ def parse_run(data: dict[str, Any], source: Path | None = None) -> RunResults:
     if not isinstance(data.get("benchmarks"), list):
         raise BenchError(f"{where} is not a pytest-benchmark JSON file (no 'benchmarks' list); "
                          f"{_FIX}")
-    _check(data, RUN_FIELDS, "", where)
+    check_fields(data, RUN_FIELDS, where, _FIX)
     version = schema_version(data)
     if version is None:
         raise BenchError(f"{where} declares no results schema (neither bench.schema_version nor "
@@ -114,18 +114,20 @@ _FIX = "re-run `bench run` for a new file, or delete it (move it out of results/
 @dataclass(frozen=True)
 class Obj:
     """An object whose listed keys have these kinds (other keys are kept unchecked); `each`: every value's
-    kind when the keys are free (package -> version)."""
+    kind when the keys are free (package -> version); `null`: whether null may stand for it."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     each: Any = None
+    null: bool = True
 
 
 @dataclass(frozen=True)
 class Arr:
-    """An array whose items all have kind `item`."""
+    """An array whose items all have kind `item` (`null`: whether null may stand for the array)."""
 
     item: Any
+    null: bool = True
 
 
 # export.parity.Parity.as_dict writes a NaN or infinite figure as its string ('nan', 'inf').
@@ -150,12 +152,13 @@ _ROW_FIELDS = {
 }
 _KEY = ("model", "runtime", "device", "batch")
 _OUTCOME = Obj({"model": STRING, "runtime": STRING, "device": STRING, "batch": INTEGER, "unit": STRING,
-                "status": STRING, "reason": STRING}, required=(*_KEY, "status"))
-_ENVIRONMENT = Obj({
+                "status": STRING, "reason": STRING}, required=(*_KEY, "status"), null=False)
+_ENVIRONMENT = Obj(null=False, fields={  # machine_info.bench
     "schema_version": INTEGER, "os": STRING, "python": STRING, "cpu": STRING, "physical_cores": INTEGER,
     "logical_cores": INTEGER, "threads_used": INTEGER, "ram_gib": NUMBER, "git_commit": STRING,
-    "packages": Obj(each=STRING), "onnxruntime_providers_available": Arr(STRING),
-    "cuda": Obj({"available": BOOLEAN, "gpus": Arr(STRING), "driver": STRING}),
+    # Containers the readers go into without a fallback for null (the others may be null: not recorded).
+    "packages": Obj(each=STRING, null=False), "onnxruntime_providers_available": Arr(STRING, null=False),
+    "cuda": Obj({"available": BOOLEAN, "gpus": Arr(STRING), "driver": STRING}, null=False),
     "matmul_peak": Obj({"gflops": NUMBER}), "hardware_peak": Obj(),
 })
 # bench.config (RunConfig, version 2) and bench.suite (version 1, migrated into a config).
@@ -168,58 +171,62 @@ _SUITE = Obj({"device": STRING, "threads": INTEGER, "seed": INTEGER, "warmup_cal
               "stability_budget_s": NUMBER, "exports": STRING})
 RUN_FIELDS = Obj({
     # stats.data (the rounds) is left to compare, which skips samples it cannot use, row by row.
-    "benchmarks": Arr(Obj({"fullname": STRING, "name": STRING, "extra_info": Obj(_ROW_FIELDS),
-                           "stats": Obj(), "options": Obj({"warmup": INTEGER})})),
-    "machine_info": Obj({"bench": _ENVIRONMENT}),
+    "benchmarks": Arr(Obj({"fullname": STRING, "name": STRING, "extra_info": Obj(_ROW_FIELDS, null=False),
+                           "stats": Obj(), "options": Obj({"warmup": INTEGER}, null=False)}, null=False)),
+    "machine_info": Obj({"bench": _ENVIRONMENT}, null=False),
     "bench": Obj({"schema_version": INTEGER, "outcomes": Arr(_OUTCOME), "config": _CONFIG, "suite": _SUITE,
-                  "foreign_cpu_share": NUMBER, "interrupted": BOOLEAN, "matmul_peak": Obj()}),
+                  "foreign_cpu_share": NUMBER, "interrupted": BOOLEAN, "matmul_peak": Obj()}, null=False),
 }, required=("benchmarks",))
-_CONTAINERS = (Obj, Arr)  # never null: readers go into them
 _LEAVES = {STRING: str, BOOLEAN: bool}
 
 
-def _check(value: Any, kind: Any, at: str, where: Any) -> None:
-    """BenchError naming `where` and the field `at` when `value` is not of `kind` (recursively; a tuple of
-    kinds: any of them)."""
+def check_fields(value: Any, kind: Any, where: Any, fix: str) -> None:
+    """BenchError `<where>: <field> is <what it is>, expected <kind>; <fix>` for the first field of `value`
+    (a parsed JSON document) that is not of `kind` (an Obj, Arr, leaf kind, or a tuple of kinds)."""
+    _check(value, kind, "", where, fix)
+
+
+def _check(value: Any, kind: Any, at: str, where: Any, fix: str) -> None:
+    """check_fields at the field `at` (recursively; a tuple of kinds: any of them)."""
     if isinstance(kind, tuple):
         for one in kind:
             try:
-                return _check(value, one, at, where)
+                return _check(value, one, at, where, fix)
             except BenchError:
                 continue
-        _wrong(value, " or ".join(kind), at, where)
+        _wrong(value, " or ".join(kind), at, where, fix)
     if isinstance(kind, Obj):
         if not isinstance(value, dict):
-            _wrong(value, "an object", at, where)
+            _wrong(value, "an object", at, where, fix)
         for key in kind.required:
             if key not in value:
-                raise BenchError(f"{where}: {_join(at, key)} is missing; {_FIX}")
+                raise BenchError(f"{where}: {_join(at, key)} is missing; {fix}")
         for key, item in value.items():
             sub = kind.fields.get(key, kind.each) if isinstance(key, str) else None
             if sub is None:
                 continue
-            if item is None and not isinstance(sub, _CONTAINERS) and key not in kind.required:
-                continue  # a leaf that was not recorded
-            _check(item, sub, _join(at, key), where)
+            if item is None and getattr(sub, "null", True) and key not in kind.required:
+                continue  # not recorded
+            _check(item, sub, _join(at, key), where, fix)
     elif isinstance(kind, Arr):
         if not isinstance(value, list):
-            _wrong(value, "an array", at, where)
+            _wrong(value, "an array", at, where, fix)
         for i, item in enumerate(value):
-            _check(item, kind.item, f"{at}[{i}]", where)
+            _check(item, kind.item, f"{at}[{i}]", where, fix)
     elif kind in _LEAVES:
         if not isinstance(value, _LEAVES[kind]):
-            _wrong(value, kind, at, where)
+            _wrong(value, kind, at, where, fix)
     elif kind in (NUMBER, INTEGER):
         number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number_ok or (kind == INTEGER and not isinstance(value, int)):
-            _wrong(value, kind, at, where)
+            _wrong(value, kind, at, where, fix)
         if isinstance(value, int) and abs(value) >= _INT_LIMIT:
-            raise BenchError(f"{where}: {at} is {value:.3g}, beyond any count or size a run records; {_FIX}")
+            raise BenchError(f"{where}: {at} is {value:.3g}, beyond any count or size a run records; {fix}")
 
 
-def _wrong(value: Any, kind: str, at: str, where: Any) -> None:
+def _wrong(value: Any, kind: str, at: str, where: Any, fix: str) -> None:
     """The BenchError for a field of the wrong JSON kind."""
-    raise BenchError(f"{where}: {at or 'the document'} is {_kind(value)}, expected {kind}; {_FIX}")
+    raise BenchError(f"{where}: {at or 'the document'} is {_kind(value)}, expected {kind}; {fix}")
 
 
 def _kind(value: Any) -> str:
@@ -289,10 +296,6 @@ def _rows(data: dict[str, Any], source: Path | None) -> list[ResultRow]:
         measured.append(ResultRow(*row_key(info), unit=info.get("unit") or "samples", status="ok", extra=info,
                                   source=source, foreign_cpu_share=share))
     outcomes = data["bench"].get("outcomes") or []
-    bad = next((o for o in outcomes if o["status"] not in _STATUSES), None)
-    if bad is not None:
-        raise BenchError(f"{source}: bench.outcomes has status {bad['status']!r}, expected one of "
-                         f"{', '.join(_STATUSES)}; {_FIX}")
     verdicts = {row_key(o): o for o in outcomes}
     # A case timed and then failed (its output missed parity) keeps its figures, marked failed.
     measured = [_failed(r, verdicts[r.key]) if verdicts.get(r.key, {}).get("status") == "failed" else r
@@ -309,9 +312,6 @@ def _rows(data: dict[str, Any], source: Path | None) -> list[ResultRow]:
                                            foreign_cpu_share=share))
     order = {row_key(o): i for i, o in enumerate(outcomes)}
     return sorted(rows.values(), key=lambda r: order.get(r.key, len(order)))
-
-
-_STATUSES = ("passed", "skipped", "failed")
 
 
 def _failed(row: ResultRow, outcome: dict) -> ResultRow:

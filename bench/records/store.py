@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.records.reader import RunResults, read_json, read_run
+from bench.records.reader import (
+    INTEGER,
+    NUMBER,
+    STRING,
+    Arr,
+    Obj,
+    RunResults,
+    check_fields,
+    read_json,
+    read_run,
+)
 from bench.records.schema import ResultRow, RowKey, row_key
 
 
@@ -87,15 +97,43 @@ class _Record:
         return str(self.data["model"])
 
 
+# The fields the report and its figures read from `bench train` and `bench sweep` records, with the JSON
+# kinds those commands write (bench.records.reader's checker: absent or null means not recorded).
+_TRAIN_CONFIG = Obj({"model": STRING, "dataset": STRING, "seed": INTEGER, "epochs": INTEGER, "lr": NUMBER,
+                     "optimizer": STRING, "scheduler": STRING, "step_size": INTEGER, "gamma": NUMBER,
+                     "weight_decay": NUMBER, "batch_size": INTEGER, "model_kwargs": Obj()})
+_EPOCH = Obj({"epoch": INTEGER}, each=NUMBER, required=("epoch",))  # train_/val_ loss and accuracy, times
+_METRICS = Obj({**dict.fromkeys(("test_acc", "test_f1", "val_acc", "val_f1", "val_loss", "test_loss",
+                                 "final_test_acc", "final_test_f1", "total_train_time_s", "train_loop_time",
+                                 "time_to_target_s", "target_accuracy"), NUMBER),
+                **dict.fromkeys(("best_epoch", "epochs_to_target", "interrupted_after_epoch",
+                                 "peak_memory_bytes"), INTEGER)})
+_STAT = Obj({"mean": NUMBER, "std": NUMBER, "n": INTEGER}, required=("mean", "std", "n"))
+_RECORD_FIELDS = {
+    "runs": Obj({"model": STRING, "dataset": STRING, "status": STRING, "selected_seed": INTEGER,
+                 "epochs_planned": INTEGER, "seeds_planned": INTEGER, "interrupted": Obj(),
+                 "summary": Obj(each=_STAT),
+                 "runs": Arr(Obj({"config": _TRAIN_CONFIG, "metrics": _METRICS, "history": Arr(_EPOCH)},
+                                 required=("config", "metrics")))}, required=("model",)),
+    "rows": Obj({"model": STRING, "dataset": STRING, "base_config": _TRAIN_CONFIG,
+                 "grid": Obj(each=Arr(None)),
+                 "rows": Arr(Obj({"name": STRING, "values": Obj(), "val_acc": NUMBER, "val_f1": NUMBER,
+                                  "val_loss": NUMBER, "best_epoch": INTEGER, "total_train_time_s": NUMBER},
+                                 required=("name", "values")))}, required=("model",)),
+}
+
+
 def _records(folder: Path, required: str, what: str) -> list[tuple[Path, dict[str, Any]]]:
     """(path, data) of every JSON file in `folder`, oldest name first; BenchError for one without `model`
-    or a non-empty list under `required` (`what` names the command that writes them)."""
+    or a non-empty list under `required`, or with a field the report reads of another JSON kind (`what`
+    names the command that writes them)."""
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         data = read_json(path)
+        fix = f"rerun `{what}` to rewrite it, or delete it"
         if not isinstance(data.get(required), list) or not data[required] or "model" not in data:
-            raise BenchError(f"{path} is not a `{what}` record (no 'model' or '{required}'); "
-                             f"rerun `{what}` to rewrite it")
+            raise BenchError(f"{path} is not a `{what}` record (no 'model' or '{required}'); {fix}")
+        check_fields(data, _RECORD_FIELDS[required], path, fix)
         found.append((path, data))
     return found
 
