@@ -12,6 +12,9 @@ from __future__ import annotations
 import errno
 import gzip
 import json
+import os
+import pickle
+import random
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,6 +104,81 @@ def disk_full(c: Ctx) -> Action:
         raise OSError(errno.ENOSPC, "No space left on device")
     c.monkeypatch.setattr("train.fileio._fsync", no_space)
     return ["export", "mnist-mlp", "--out", str(c.results / "exports")]
+
+
+def train_config_bytes(content: bytes) -> Callable[[Ctx], Action]:
+    def setup(c: Ctx) -> Action:
+        path = c.tmp / "custom.yaml"
+        path.write_bytes(content)
+        return train("cora", "--config", str(path))(c)
+    return setup
+
+
+def accuracy_with_checkpoint(make: Callable[[Path], None]) -> Callable[[Ctx], Action]:
+    """`bench accuracy` over results/checkpoints/mnist-mlp.pt made by `make` (data absent: a checkpoint that
+    passes would stop at MNIST, never at an export)."""
+    def setup(c: Ctx) -> Action:
+        ckpt = c.results / "checkpoints" / "mnist-mlp.pt"
+        ckpt.parent.mkdir(parents=True)
+        make(ckpt)
+        return ["accuracy", "--models", "mnist-mlp", "--results-dir", str(c.results),
+                "--data-dir", str(c.data), "--no-download"]
+    return setup
+
+
+def report_with(content: bytes) -> Callable[[Ctx], Action]:
+    """`bench report` over a results folder whose one benchmark file holds `content`."""
+    def setup(c: Ctx) -> Action:
+        path = c.results / "benchmarks" / "20260101T000000Z_cpu.json"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(content)
+        return ["report", "--results-dir", str(c.results)]
+    return setup
+
+
+RUN_FILE = Path(__file__).resolve().parents[1] / "records" / "data" / "run_schema1_cpu.json"
+
+
+def run_file_with(change: Callable[[dict], None]) -> bytes:
+    """The real run file of tests/records/data after `change` (edits the parsed document in place)."""
+    data = json.loads(RUN_FILE.read_text())
+    change(data)
+    return json.dumps(data).encode()
+
+
+def compare_changed(change: Callable[[dict], None]) -> Callable[[Ctx], Action]:
+    """`bench compare` of the real run file against a copy edited by `change`."""
+    def setup(c: Ctx) -> Action:
+        path = c.tmp / "edited.json"
+        path.write_bytes(run_file_with(change))
+        return ["compare", str(RUN_FILE), str(path)]
+    return setup
+
+
+def _set(path: tuple, value) -> Callable[[dict], None]:
+    """An edit setting the value at `path` (keys and list indices) of a run document."""
+    def change(data: dict) -> None:
+        for step in path[:-1]:
+            data = data[step]
+        data[path[-1]] = value
+    return change
+
+
+def _drop_row_keys(data: dict) -> None:
+    for entry in data["benchmarks"]:
+        entry["extra_info"].pop("model")
+        entry["extra_info"].pop("runtime")
+
+
+def report_with_training(**record) -> Callable[[Ctx], Action]:
+    """`bench report` over a results folder whose mnist-mlp training record (tests/report_fixtures) has the
+    `config` or `metrics` overrides in `record`."""
+    def setup(c: Ctx) -> Action:
+        from tests.report_fixtures import write_training
+
+        write_training(c.results, "mnist", "mnist-mlp", **record)
+        return ["report", "--results-dir", str(c.results), "--dataset", "mnist"]
+    return setup
 
 
 def compare_with(content: str) -> Callable[[Ctx], Action]:
@@ -193,6 +271,36 @@ def mlp_checkpoint(path: Path) -> None:
     _real_checkpoint(path, "mnist-mlp")
 
 
+def random_bytes(path: Path) -> None:
+    path.write_bytes(random.Random(0).randbytes(512))
+
+
+class CallsSystem:
+    """Unpickled without weights_only, this would run `os.system`: what a malicious checkpoint does."""
+
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+def pickle_bomb(protocol: int) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(pickle.dumps(CallsSystem(), protocol=protocol))
+
+
+def torch_saved_bomb(path: Path) -> None:
+    torch.save({"model": "mnist-mlp", "state_dict": CallsSystem()}, path)
+
+
+def unbuildable_checkpoint(path: Path) -> None:
+    """A real mnist-mlp checkpoint whose model_kwargs no MnistMLP can be built with."""
+    from train.checkpoint import save_checkpoint
+    from train.config import configs_for
+    from train.registry import get_model
+
+    (cfg,) = configs_for("mnist", ["mnist-mlp"])
+    save_checkpoint(path, "mnist-mlp", get_model("mnist-mlp").build(seed=0).state_dict(), cfg.to_dict(), {},
+                    {"hidden": -5})
+
+
 def wrong_shape_checkpoint(path: Path) -> None:
     from train.registry import get_model
 
@@ -218,6 +326,28 @@ BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
      "unknown config key 'learning_rate' in command line; valid keys: seed, epochs"),
     ("mistyped config value", train_config("models: [cora-gcn]\nepochs: ten\n"),
      "invalid config: epochs must be int, got 'ten'"),
+    ("binary config file", train_config_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+     "is not a text file (byte 0 is not UTF-8); pass a YAML file like train/configs/<dataset>.yaml"),
+    ("config naming no model", train_config("models: [[cora-gcn]]\n"),
+     "must list the models to train under 'models' (their names)"),
+    ("model_kwargs no model can be built with",
+     train_config("models: [cora-mlp]\nmodel_kwargs: {hidden: -5}\n"),
+     "invalid config: model_kwargs {'hidden': -5} do not build cora-mlp: RuntimeError: Trying to create "
+     "tensor with negative dimension -5"),
+    ("model_kwargs the model does not take", train_config("models: [cora-mlp]\nmodel_kwargs: {widht: 3}\n"),
+     "do not build cora-mlp: TypeError: CoraMLP.__init__() got an unexpected keyword argument 'widht'"),
+    ("model_kwargs value NaN", train_config("models: [cora-mlp]\nmodel_kwargs: {dropout: .nan}\n"),
+     "invalid config: model_kwargs.dropout must be a finite number, string, bool or list of them, got nan"),
+    ("seed beyond 64 bits (YAML string)", train_config("models: [cora-mlp]\nseed: 1e23\n"),
+     "invalid config: seed must be int, got '1e23' (beyond the 64-bit range torch takes)"),
+    ("seed beyond 64 bits (YAML float)", train_config("models: [cora-mlp]\nseed: 1.0e+23\n"),
+     "invalid config: seed must be int, got 1e+23 (beyond the 64-bit range torch takes)"),
+    ("negative seed", train_config("models: [cora-mlp]\nseed: -1\n"),
+     "invalid config: seed must be an integer in [0, 2**63), got -1"),
+    ("infinite learning rate", train_config("models: [cora-mlp]\nlr: .inf\n"),
+     "invalid config: lr must be float, got inf (not a finite number)"),
+    ("a million data-loader workers", train("cora", "--set", "num_workers=1000000"),
+     "invalid config: num_workers must be at most"),
     ("zero epochs", train("cora", "--epochs", "0"), "invalid config: epochs must be positive, got 0"),
     ("negative epochs", train("cora", "--epochs", "-3"), "invalid config: epochs must be positive, got -3"),
     ("zero training batch size", train("mnist", "--set", "batch_size=0"),
@@ -252,6 +382,23 @@ BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
      "is not a readable torch checkpoint"),
     ("truncated checkpoint", export_with_checkpoint("mnist-mlp", truncated_checkpoint),
      "is not a readable torch checkpoint"),
+    ("checkpoint that is a directory", lambda c: ["export", "mnist-mlp", "--checkpoint", str(c.tmp),
+                                                  "--out", str(c.results / "exports")],
+     "is a directory, not a checkpoint file; pass the .pt file `bench train mnist --model mnist-mlp` writes"),
+    ("accuracy: checkpoint of random bytes", accuracy_with_checkpoint(random_bytes),
+     "is not a readable torch checkpoint (neither a torch zip archive nor a pickle torch reads: "
+     "Unsupported operand"),
+    ("accuracy: pickle calling os.system", accuracy_with_checkpoint(pickle_bomb(2)),
+     f"was refused: loading it would import GLOBAL {os.system.__module__}.system, which safe loading "
+     "(weights_only) blocks, so nothing in it ran"),
+    ("accuracy: pickle calling os.system (protocol 4)", accuracy_with_checkpoint(pickle_bomb(4)),
+     f"would import GLOBAL {os.system.__module__}.system"),
+    ("accuracy: torch.save'd checkpoint calling os.system", accuracy_with_checkpoint(torch_saved_bomb),
+     f"would import GLOBAL {os.system.__module__}.system"),
+    ("accuracy: checkpoint whose model_kwargs build nothing",
+     accuracy_with_checkpoint(unbuildable_checkpoint),
+     "does not fit model mnist-mlp: model_kwargs {'hidden': -5} do not build mnist-mlp: RuntimeError: "
+     "Trying to create tensor with negative dimension -5"),
     ("checkpoint of another model", export_with_checkpoint("mnist-cnn", mlp_checkpoint),
      "holds weights of model 'mnist-mlp', not 'mnist-cnn'"),
     ("checkpoint of another shape", export_with_checkpoint("mnist-mlp", wrong_shape_checkpoint),
@@ -272,6 +419,26 @@ BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
      compare_with(json.dumps({"benchmarks": [], "machine_info": {"bench": {"schema_version": 0}}})),
      "has results schema 0; this bench reads schema 1, 2: re-run `bench run` with this version"),
     ("compare: not JSON", compare_with("{truncated"), "is not valid JSON (Expecting property name"),
+    ("compare: machine_info.bench null", compare_changed(_set(("machine_info", "bench"), None)),
+     "edited.json: machine_info.bench is null, expected an object; re-run `bench run` for a new file"),
+    ("compare: extra_info null", compare_changed(_set(("benchmarks", 0, "extra_info"), None)),
+     "edited.json: benchmarks[0].extra_info is null, expected an object"),
+    ("compare: p50_ms a string", compare_changed(_set(("benchmarks", 0, "extra_info", "p50_ms"), "abc")),
+     'edited.json: benchmarks[0].extra_info.p50_ms is a string ("abc"), expected a number'),
+    ("compare: an outcome without its status",
+     compare_changed(lambda d: d["bench"]["outcomes"][0].pop("status")),
+     "edited.json: bench.outcomes[0].status is missing"),
+    ("report: a benchmark file that is not UTF-8", report_with(b"\xff\xfe{}"),
+     "20260101T000000Z_cpu.json is not a JSON text file (byte 0 is not UTF-8); delete it or rerun what "
+     "wrote it"),
+    ("report: benchmarks null", report_with(b'{"benchmarks": null}'),
+     "20260101T000000Z_cpu.json is not a pytest-benchmark JSON file (no 'benchmarks' list); re-run "
+     "`bench run` for a new file, or delete it (move it out of results/benchmarks/)"),
+    ("report: a training record whose lr is text", report_with_training(config={"lr": "fast"}),
+     'mnist-mlp.json: runs[0].config.lr is a string ("fast"), expected a number; rerun `bench train` to '
+     "rewrite it, or delete it"),
+    ("report: rows without model and runtime", report_with(run_file_with(_drop_row_keys)),
+     "lacks extra_info model, runtime, so its row has no model/runtime/device/size; re-run `bench run`"),
     ("unwritable results dir (run)", under_a_file("run"), "Not a directory; choose a writable directory"),
     ("unwritable output dir (export)", under_a_file("export"),
      "Not a directory; choose a writable directory"),
@@ -329,3 +496,98 @@ def test_onnx_runtime_runs_the_checker_before_a_session(tmp_path, mnist_mlp_resu
     model_dir = mnist_mlp_results / "exports" / "mnist-mlp"
     get_runtime("onnxruntime").load(get_model("mnist-mlp"), model_dir, torch.device("cpu"), 1)
     assert checked == [str(model_dir / "model.onnx")]
+
+
+# --- bad files bench run recovers from ------------------------------------------------------------------
+
+TINY_RUN = ("--runtimes", "eager", "--batch-sizes", "1", "--max-time", "0.05", "--min-rounds", "3",
+            "--warmup", "1", "--no-memory", "--threads", "1", "--no-paired")
+
+
+def test_run_reexports_over_a_malformed_manifest_and_fails_only_the_bad_checkpoints_rows(tmp_path,
+                                                                                         mnist_mlp_results):
+    """A manifest that parses but is a list is stale: re-exported over (it is derived data), never a crash on
+    every rerun; a checkpoint that is not one fails its model's rows with the reason, the others run."""
+    from bench.records.reader import read_run
+    from export.layout import load_manifest
+
+    results = tmp_path / "results"
+    shutil.copytree(mnist_mlp_results / "exports" / "mnist-mlp", results / "exports" / "mnist-mlp")
+    manifest = results / "exports" / "mnist-mlp" / "manifest.json"
+    manifest.write_text(json.dumps([json.loads(manifest.read_text())]))
+    (results / "checkpoints").mkdir()
+    garbage_checkpoint(results / "checkpoints" / "cora-mlp.pt")
+
+    result = CliRunner().invoke(app, ["run", "--models", "mnist-mlp,cora-mlp", *TINY_RUN,
+                                      "--results-dir", str(results)], env={"COLUMNS": "200"})
+
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1, result.output  # a failed row fails the run, as a failed parity does
+    assert isinstance(load_manifest(manifest.parent)["formats"], dict)  # rewritten whole
+    (run_file,) = (results / "benchmarks").glob("*.json")
+    rows = {row.model: row for row in read_run(run_file).rows}
+    assert rows["mnist-mlp"].status == "ok" and rows["mnist-mlp"].p50_ms > 0
+    assert rows["cora-mlp"].status == "failed"
+    assert "cora-mlp.pt is not a readable torch checkpoint (RuntimeError: PytorchStreamReader" \
+        in rows["cora-mlp"].reason
+
+
+def test_a_manifest_of_the_wrong_shape_is_reexported_with_a_note(tmp_path, mnist_mlp_results):
+    """ensure_exported (what bench run and the suites call) treats `"formats": []` as stale and says so."""
+    from bench.run.artifacts import ensure_exported
+    from train.registry import get_model
+
+    exports = tmp_path / "exports"
+    shutil.copytree(mnist_mlp_results / "exports" / "mnist-mlp", exports / "mnist-mlp")
+    manifest = exports / "mnist-mlp" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "formats": []}))
+
+    artifacts = ensure_exported(get_model("mnist-mlp"), exports, tmp_path / "checkpoints")
+
+    assert artifacts.note == (f"re-exported mnist-mlp: {manifest} is malformed "
+                              "(formats is an array, not an object)")
+    assert artifacts.failed == {}  # every format exported again and usable
+    again = ensure_exported(get_model("mnist-mlp"), exports, tmp_path / "checkpoints")
+    assert again.note == ""  # current now: nothing redone, nothing to say
+
+
+def test_a_bad_checkpoint_is_a_checkpoint_error_bench_run_can_catch_per_model(tmp_path):
+    """ensure_exported raises CheckpointError (a BenchError) naming the file and problem, writing nothing."""
+    from bench.run.artifacts import CheckpointError, ensure_exported
+    from train.registry import get_model
+
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    pickle_bomb(2)(checkpoints / "mnist-mlp.pt")
+
+    with pytest.raises(CheckpointError) as caught:
+        ensure_exported(get_model("mnist-mlp"), tmp_path / "exports", checkpoints)
+
+    assert caught.value.path == checkpoints / "mnist-mlp.pt"
+    blocked = f"was refused: loading it would import GLOBAL {os.system.__module__}.system"
+    assert caught.value.problem.startswith(blocked)
+    assert isinstance(caught.value, BenchError) and caught.value.exit_code == 2
+    assert "\n" not in str(caught.value) and not (tmp_path / "exports").exists()
+
+
+def test_a_malicious_checkpoint_never_runs_and_torchs_advice_is_not_repeated(tmp_path):
+    """Loading a pickle that calls os.system runs nothing, and the line never suggests weights_only=False."""
+    marker = tmp_path / "ran"
+
+    class TouchesMarker:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    outputs = []
+    for protocol in (2, 4):
+        results = tmp_path / f"results-{protocol}"
+        (results / "checkpoints").mkdir(parents=True)
+        bomb = pickle.dumps(TouchesMarker(), protocol=protocol)
+        (results / "checkpoints" / "mnist-mlp.pt").write_bytes(bomb)
+        result = CliRunner().invoke(app, ["accuracy", "--models", "mnist-mlp", "--results-dir", str(results),
+                                          "--data-dir", str(tmp_path / "data"), "--no-download"])
+        assert result.exit_code == 2, result.output
+        outputs.append(result.output)
+    assert not marker.exists()
+    assert all(f"GLOBAL {os.system.__module__}.system" in out for out in outputs)
+    assert not any("weights_only" in out and "False" in out for out in outputs), outputs
