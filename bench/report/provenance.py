@@ -149,7 +149,10 @@ def mark_runs(table: TableData, bench: BenchmarkResults) -> TableData:
         notes += ["no peak memory: its run skipped it (--no-memory)" for f in found
                   if f.key in bench.memory_missing]
         rows.append(replace(row, cells=(*row.cells, *extra), note="; ".join(notes)))
-    notes = list(table.notes) + runs_notes(bench, shown) + memory_notes(bench, shown)
+    runs = runs_notes(bench, shown)
+    # One line per run names each file and its contention: the table's own list of files says it twice.
+    repeated = ("benchmark files:", "contended:") if len(_paths(bench, shown)) > 1 else ()
+    notes = [n for n in table.notes if not n.startswith(repeated)] + runs + memory_notes(bench, shown)
     if add_weights:
         notes.append("weights: the rows were timed on different weights (trained checkpoints beside "
                      "untrained seeded ones); latency depends on the architecture, not on the values; "

@@ -80,6 +80,7 @@ def test_default_report_takes_complete_runs_keeps_memory_and_names_each_rows_run
     assert f"run #2: {no_memory} (complete; no peak memory (--no-memory)" in notes and "CONTENDED" in notes
     assert f"left out: {interrupted}: interrupted (Ctrl-C) with 1 finished case(s)" in notes
     assert f"bench report --run {interrupted}" in notes
+    assert not [n for n in table["notes"] if n.startswith(("benchmark files:", "contended:"))]  # said once
 
 
 def test_run_option_reports_exactly_the_named_runs(tmp_path):
