@@ -87,7 +87,12 @@ class TrainConfig:
         if self.target_accuracy is not None:
             _require(0 < self.target_accuracy <= 1,
                      f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
-        check_model_kwargs(self.model, self.model_kwargs)
+        from train.registry import get_model
+
+        # A model of another dataset is the runner's error to name (check_model lists the right ones);
+        # its kwargs are of no interest then.
+        if get_model(self.model).dataset == self.dataset:
+            check_model_kwargs(self.model, self.model_kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (tuples as lists) for JSON and `torch.load(weights_only=True)` checkpoints."""
