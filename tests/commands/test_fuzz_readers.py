@@ -91,6 +91,8 @@ def apply(doc, path: tuple, op: str, value):
         return value if op == "replace" else doc
     parent = doc
     for step in path[:-1]:
+        if not isinstance(parent, (dict, list)):  # an earlier edit put a value (or a tensor) here
+            return doc
         try:
             parent = parent[step]
         except (KeyError, IndexError, TypeError):
