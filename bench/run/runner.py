@@ -22,7 +22,7 @@ from bench.measure.contention import foreign_share, snapshot
 from bench.measure.devices import resolve_device
 from bench.records.reader import parse_run
 from bench.records.schema import SCHEMA_VERSION, ResultRow, row_key
-from bench.run.artifacts import ensure_exported
+from bench.run.artifacts import CheckpointError, ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
 from train.fileio import create_new, ensure_output_dir, json_text, sweep_stale_temps, write_unique
 from train.processes import child_env, interrupt_exit_code, interrupt_name, pid_alive
@@ -199,7 +199,7 @@ def export_missing(config: RunConfig, emit: OnEvent) -> dict[str, str]:
         try:
             artifacts = ensure_exported(get_model(name), config.exports_dir, config.checkpoints_dir,
                                         config.seed)
-        except BenchError as exc:
+        except CheckpointError as exc:  # anything else (an unwritable folder) still stops the run: exit 2
             failed[name] = str(exc)
             emit(RunEvent("exported", name, status="all formats"))
             continue
