@@ -297,11 +297,15 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
     target = max(targets) if targets else None
     columns = [Column("Model", align="left"), Column("val_acc", ".4f"), Column("test_acc", ".4f"),
                Column("test_macro_f1", ".4f"), Column("test_loss", ".4f"),
-               Column("last-epoch test_acc", ".4f"), Column("total_train_time_s", ".2f"),
+               Column("last epoch test_acc", ".4f"), Column("total_train_time_s", ".2f"),
                Column("train_loop_time (s)", ".2f")]
     if target is not None:
         columns.append(Column(f"time to {target:.0%} val (s)", ".2f"))
     columns += [Column("best epoch / epochs", align="left"), Column("seeds", align="left")]
+    # The same seeds for every model (the usual case) are said once, in a note: the table then reads at
+    # 80 columns.
+    seed_sets = {tuple(run["config"].get("seed") for run in record.runs) for record in training.values()}
+    common_seeds = next(iter(seed_sets)) if len(seed_sets) == 1 else None
     rows = []
     for name in models if models is not None else [spec.name for spec in models_for_dataset(dataset)]:
         record = training.get(name)
@@ -330,6 +334,10 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
                  "train_loop_time = wall time of the loop incl. per-epoch evaluation")
     if training:
         notes.append(_seeds_note(list(training.values())))
+    if common_seeds is not None:
+        notes.append(f"seed(s) of every model: {', '.join(map(str, common_seeds))}")
+        columns = columns[:-1]
+        rows = [replace(row, cells=row.cells[:-1]) for row in rows]
     return TableData(f"{dataset}.training", f"{get_dataset(dataset).title}: training", tuple(columns),
                      tuple(rows), tuple(notes))
 

@@ -174,3 +174,19 @@ def test_bench_run_at_80_columns(mnist_mlp_results, tmp_path):
     assert [r.runtime for r in rows] == ["eager", "onnxruntime"]
     _assert_readable(ran.stdout, rows, 80)
     assert "runtime: ort = onnxruntime" in ran.stdout  # the dense layout's legend
+
+
+def test_the_training_table_reads_at_80_columns_with_the_common_seed_in_a_note(tmp_path):
+    from bench.records.store import load_training
+    from bench.report.synthesis import training_table
+    from tests.report_fixtures import write_training
+
+    for model in ("cora-mlp", "cora-gcn", "cora-sage"):
+        write_training(tmp_path, "cora", model, epochs=200, metrics={"total_train_time_s": 35.4})
+    table = training_table("cora", load_training(tmp_path, "cora"))
+    assert "seeds" not in table.header() and "seed(s) of every model: 42" in table.notes
+    text = _render([table], 80)
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80, text
+
+    write_training(tmp_path, "cora", "cora-gcn", test_accs=(0.8, 0.81))  # seeds 42, 43: not common
+    assert "seeds" in training_table("cora", load_training(tmp_path, "cora")).header()
