@@ -370,9 +370,12 @@ def compare(before: RunResults, after: RunResults, *, metric: str = "p50", thres
                                         note=f"failed in after: {failed[key]}", failed=failed[key]))
         elif key not in rows_b:
             other = results_b.get(key)
-            note = f"{other.status} in after: {other.reason}" if other is not None else "not in after"
-            compared.append(ComparedRow(key, a, None, None, speedups[0], None, MISSING,
-                                        not policy.allow_missing, note=note))
+            unreached = other is None and after.interrupted  # the interrupt came first: no verdict on it
+            note = (f"{other.status} in after: {other.reason}" if other is not None
+                    else "not reached before the interrupt" if unreached else "not in after")
+            allowed = policy.allow_missing or (unreached and policy.allow_interrupted)
+            compared.append(ComparedRow(key, a, None, None, speedups[0], None, MISSING, not allowed,
+                                        note=note))
         elif key not in rows_a:
             compared.append(ComparedRow(key, None, b, None, None, speedups[1], NEW, False))
         elif not (_valid(a) and _valid(b)):
@@ -417,19 +420,23 @@ def _judge(key: RowKey, a: float, b: float, speedups: tuple[float | None, float 
     noisy = [f"unstable in {name} (IQR/median {ratio:.2f} > {UNSTABLE_IQR:.2f})"
              for name, ratio in spreads if ratio is not None]
     slower, faster = delta > threshold_pct, delta < -threshold_pct
-    if contended and slower:  # the run's contention is in the warnings and the table's notes; here it excuses
+    if contended and slower:  # the run's contention is in the warnings and the table's notes
         noisy.append("contended run")
     # Without an interval the threshold alone decides (said in the note); with one, it must exclude 1.
     significant_slower = interval is None or interval[0] > 1.0
     significant_faster = interval is None or interval[1] < 1.0
+    # Noise widens the bar, it does not remove it: a noisy row still regresses when even the low end of
+    # its interval is slower than the threshold (a stable 3× slowdown in a contended run fails).
+    beyond_noise = interval is not None and interval[0] > 1.0 + threshold_pct / 100.0
     if slower and not significant_slower:
         verdict = SLOWER_NOT_SIGNIFICANT
-    elif slower and noisy and not policy.strict:
+    elif slower and noisy and not policy.strict and not beyond_noise:
         verdict = SLOWER_NOISY
     elif slower:
         verdict = REGRESSED
         if noisy:
-            notes.append("noisy, failed by --strict")
+            notes.append("noisy, failed by --strict" if not beyond_noise else
+                         "noisy, but slower than the threshold across its whole 95 % interval")
     elif faster and significant_faster:
         verdict = FASTER
     else:
@@ -459,8 +466,8 @@ def _failures(rows: Sequence[ComparedRow], metric: str, threshold_pct: float, po
     failed = [r for r in rows if r.verdict == FAILED]
     if failed:
         lines.append(f"{len(failed)} row(s) failed in after (e.g. parity): {_names(failed)}")
-    missing = [r for r in rows if r.verdict == MISSING]
-    if missing and not policy.allow_missing:
+    missing = [r for r in rows if r.verdict == MISSING and r.fails]
+    if missing:
         lines.append(f"{len(missing)} row(s) of before are not measured in after (dropped, skipped or "
                      f"failed before timing): {_names(missing)}; --allow-missing lets them pass")
     no_figure = [r for r in rows if r.verdict == NO_FIGURE]

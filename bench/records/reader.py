@@ -305,6 +305,8 @@ def _rows(data: dict[str, Any], source: Path | None) -> list[ResultRow]:
     rows = {r.key: _with_speedup(r, eager) if r.status == "ok" else r for r in measured}
     for outcome in outcomes:
         key = row_key(outcome)
+        if outcome["status"] not in ("passed", "skipped", "failed"):
+            continue  # 'not run': an interrupted run never reached the case, which says nothing about it
         if outcome["status"] != "passed" or key not in rows:
             status = "skipped" if outcome["status"] == "skipped" else "failed"
             rows.setdefault(key, ResultRow(*key, unit=outcome.get("unit") or "samples", status=status,

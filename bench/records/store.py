@@ -21,7 +21,7 @@ from bench.records.reader import (
     read_json,
     read_run,
 )
-from bench.records.schema import ResultRow, RowKey, row_key
+from bench.records.schema import ResultRow, RowKey
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def load_benchmarks(results_dir: Path, runs: Sequence[Path] | None = None) -> Be
     usable: list[tuple[Path, list[ResultRow], bool]] = []  # (file, rows, measured memory), oldest first
     infos: dict[Path, RunFile] = {}
     for path, run in read:
-        rows = _covered(run)
+        rows = list(run.rows)
         devices = tuple(dict.fromkeys(r.device for r in rows)) or (str(run.config.get("device", "cpu")),)
         info = RunFile(path, run.interrupted, _measured_memory(run, rows), _share(run), devices,
                        tuple(dict.fromkeys(r.model for r in rows)), len(rows))
@@ -219,14 +219,6 @@ def load_benchmarks(results_dir: Path, runs: Sequence[Path] | None = None) -> Be
     environment = next((environments[p] for p in reversed(sources) if used[p] and environments[p]), None)
     return BenchmarkResults(tuple(latest.values()), sources, environment, environments, runs_out,
                             memory_from, memory_missing, chosen)
-
-
-def _covered(run: RunResults) -> list[ResultRow]:
-    """The run's rows less the cases it never reached: an interrupted run lists those as 'not run', which is
-    no verdict on them (they are not failures)."""
-    unreached = {row_key(o) for o in run.data["bench"].get("outcomes") or []
-                 if o.get("status") not in ("passed", "skipped", "failed")}
-    return [r for r in run.rows if r.key not in unreached or r.p50_ms is not None]
 
 
 def _measured_memory(run: RunResults, rows: Sequence[ResultRow]) -> bool:

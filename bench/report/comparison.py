@@ -47,7 +47,8 @@ def comparison_table(result: Comparison, show_unmatched: bool = False) -> TableD
     speedup vs eager in each file | verdict; unmatched rows counted in a note unless `show_unmatched`."""
     columns = (Column("model", align="left"), Column("runtime", align="left"),
                Column("device", align="left"), Column("batch"), Column("before ms", ".3f"),
-               Column("after ms", ".3f"), Column("delta %", "+.1f"), Column("delta 95 % CI", align="left"),
+               Column("after ms", ".3f"), Column("delta %", "+.1f"),
+               Column("delta 95 % CI", align="left", wrap=False),
                Column(f"{SPEEDUP} (before)", ".2f", unit="×"), Column(f"{SPEEDUP} (after)", ".2f", unit="×"),
                Column("verdict", align="left"))
     shown = [r for r in result.rows if show_unmatched or r.matched]
