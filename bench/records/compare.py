@@ -70,7 +70,7 @@ class GatePolicy:
     strict: bool = False  # --strict: a significant slowdown fails even on an unstable row or contended run
     allow_missing: bool = False  # --allow-missing: baseline rows the candidate lacks (dropped, skipped)
     allow_no_figure: bool = False  # --allow-no-figure: matched rows without a valid figure on either side
-    allow_interrupted: bool = False  # --allow-interrupted: a candidate run stopped by Ctrl-C
+    allow_interrupted: bool = False  # --allow-interrupted: a candidate run stopped by Ctrl-C or a signal
 
 
 @dataclass(frozen=True)
@@ -317,7 +317,7 @@ def environment_warnings(before: RunResults, after: RunResults) -> list[str]:
                             "not the code")
     for name, run in (("before", before), ("after", after)):
         if run.interrupted:
-            warnings.append(f"the {name} run was interrupted (Ctrl-C): it holds only the cases that finished")
+            warnings.append(f"the {name} run was {run.interruption}: it holds only the cases that finished")
     return warnings
 
 
@@ -475,7 +475,7 @@ def _failures(rows: Sequence[ComparedRow], metric: str, threshold_pct: float, po
         lines.append(f"{len(no_figure)} matched row(s) have no valid {metric} to compare (NaN, absent, or "
                      f"too few rounds): {_names(no_figure)}; --allow-no-figure lets them pass")
     if after.interrupted and not policy.allow_interrupted:
-        lines.append("the after run was interrupted (Ctrl-C) and holds only the cases that finished; "
+        lines.append(f"the after run was {after.interruption} and holds only the cases that finished; "
                      "--allow-interrupted lets it pass")
     if all(r.verdict == NEW for r in rows) and not policy.allow_missing:
         lines.append("before has no measured row: nothing was compared; --allow-missing lets that pass")

@@ -44,8 +44,17 @@ class RunResults:
 
     @property
     def interrupted(self) -> bool:
-        """True when the run was stopped (Ctrl-C) and holds only the cases that had finished."""
+        """True when the run was stopped (Ctrl-C, SIGTERM, SIGHUP) and holds only the cases that finished."""
         return bool(self.data["bench"].get("interrupted"))
+
+    @property
+    def interruption(self) -> str:
+        """'interrupted (SIGTERM)', or plain 'interrupted' for a file that does not record the signal; '' for
+        a complete run."""
+        if not self.interrupted:
+            return ""
+        by = self.data["bench"].get("interrupted_by")
+        return f"interrupted ({by})" if by else "interrupted"
 
     def get(self, key: RowKey) -> ResultRow | None:
         return next((r for r in self.rows if r.key == key), None)
@@ -175,7 +184,8 @@ RUN_FIELDS = Obj({
                            "stats": Obj(), "options": Obj({"warmup": INTEGER}, null=False)}, null=False)),
     "machine_info": Obj({"bench": _ENVIRONMENT}, null=False),
     "bench": Obj({"schema_version": INTEGER, "outcomes": Arr(_OUTCOME), "config": _CONFIG, "suite": _SUITE,
-                  "foreign_cpu_share": NUMBER, "interrupted": BOOLEAN, "matmul_peak": Obj()}, null=False),
+                  "foreign_cpu_share": NUMBER, "interrupted": BOOLEAN,
+                  "interrupted_by": STRING, "matmul_peak": Obj()}, null=False),
 }, required=("benchmarks",))
 _LEAVES = {STRING: str, BOOLEAN: bool}
 

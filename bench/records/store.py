@@ -29,7 +29,7 @@ class RunFile:
     """One benchmark file as a report sees it: what kind of run it was, how many of its rows it supplies."""
 
     path: Path
-    interrupted: bool  # stopped by Ctrl-C: holds only the cases that finished
+    interrupted: bool  # stopped by Ctrl-C or a signal: holds only the cases that finished
     memory: bool  # the run measured peak memory (False: --no-memory)
     foreign_cpu_share: float | None  # 0-1: CPU other processes took while it timed
     devices: tuple[str, ...]
@@ -37,6 +37,7 @@ class RunFile:
     covered: int  # cases it holds (measured, skipped or failed; not the ones an interrupt left unrun)
     used: int = 0  # of those, the cases the report takes from it
     left_out: str = ""  # why none of its rows is used ("" when some are)
+    interruption: str = ""  # 'interrupted (SIGTERM)' (RunResults.interruption); '' for a complete run
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ def load_benchmarks(results_dir: Path, runs: Sequence[Path] | None = None) -> Be
         rows = list(run.rows)
         devices = tuple(dict.fromkeys(r.device for r in rows)) or (str(run.config.get("device", "cpu")),)
         info = RunFile(path, run.interrupted, _measured_memory(run, rows), _share(run), devices,
-                       tuple(dict.fromkeys(r.model for r in rows)), len(rows))
+                       tuple(dict.fromkeys(r.model for r in rows)), len(rows),
+                       interruption=run.interruption)
         infos[path] = info
         if run.interrupted and not chosen:
             continue
@@ -257,7 +259,8 @@ def _left_out(info: RunFile, used: int, chosen: bool) -> str:
     if used:
         return ""
     if info.interrupted and not chosen:
-        return (f"interrupted (Ctrl-C) with {info.covered} finished case(s); never mixed in by default: "
+        return (f"{info.interruption or 'interrupted'} with {info.covered} finished case(s); never mixed in "
+                f"by default: "
                 f"`bench report --run {info.path}` shows it")
     if not info.covered:
         return "holds no case"

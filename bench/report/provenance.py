@@ -68,7 +68,8 @@ def runs_notes(bench: BenchmarkResults, rows: Sequence[ResultRow]) -> list[str]:
         run = bench.run(path)
         if run is None:
             continue
-        traits = ["interrupted (Ctrl-C): only the cases that finished" if run.interrupted else "complete"]
+        traits = [f"{run.interruption or 'interrupted'}: only the cases that finished" if run.interrupted
+                  else "complete"]
         if not run.memory:
             traits.append("no peak memory (--no-memory)")
         share = run.foreign_cpu_share
@@ -177,7 +178,7 @@ def plot_footer(bench: BenchmarkResults | None, rows: Sequence[ResultRow]) -> st
         state = ("other processes' CPU share not recorded" if share is None else
                  f"other processes {share:.0%} of the CPUs{contended}")
         if run is not None and run.interrupted:
-            state += ", interrupted (Ctrl-C)"
+            state += f", {run.interruption or 'interrupted'}"
         prefix = f"run {bench.tag(path)}" if len(paths) > 1 else "run"
         lines.append(f"{prefix}: {path.name}, {state}")
     weights = sorted({weights_tag(r.weights) for r in rows if r.p50_ms is not None})

@@ -97,7 +97,8 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
             command = pytest_command(config, json_tmp, config_file)
             returncode = _run_suites(command, log_tmp, progress, tmp_dir, emit)
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP (train.processes.Terminated)
-            raise _keep_finished_rows(json_tmp, progress, base, _read_log(log_tmp), stop) from None
+            share = foreign_share(before, snapshot())  # recorded for an interrupted run too
+            raise _keep_finished_rows(json_tmp, progress, base, _read_log(log_tmp), stop, share) from None
         contention = foreign_share(before, snapshot())
         log_text = _read_log(log_tmp)
         outcomes = _finished_cases(progress)
@@ -160,8 +161,8 @@ def sweep_leftovers(results_dir: Path) -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _keep_finished_rows(json_tmp: Path, progress: Path, base: Path, log_text: str,
-                        stop: BaseException) -> RunInterrupted:
+def _keep_finished_rows(json_tmp: Path, progress: Path, base: Path, log_text: str, stop: BaseException,
+                        contention: float) -> RunInterrupted:
     """After Ctrl-C/SIGTERM/SIGHUP: save the rows that finished (pytest wrote the JSON at session end)."""
     what, code = interrupt_name(stop), interrupt_exit_code(stop)
     log_target = _save_log(base, log_text)
@@ -176,7 +177,8 @@ def _keep_finished_rows(json_tmp: Path, progress: Path, base: Path, log_text: st
                               f"no JSON, so no results were saved (log: {log_target})", code)
     # The case running at the interrupt may have left partial timings: keep only the cases that finished.
     data["benchmarks"] = [b for b in data.get("benchmarks", []) if _finished(b, done)]
-    data.setdefault("bench", {})["interrupted"] = True
+    data.setdefault("bench", {}).update(interrupted=True, interrupted_by=what,
+                                        foreign_cpu_share=round(contention, 4))
     target = _save_json(log_target, data)
     return RunInterrupted(f"interrupted ({what}): kept the {len(data['benchmarks'])} finished row(s) in "
                           f"{target} (log: {log_target})", code)

@@ -40,7 +40,7 @@ def test_each_case_from_the_newest_complete_run_with_memory_kept(results):
     assert bench.files == (complete, no_memory) and bench.tag(no_memory) == "#2"
     left = {r.path: r for r in bench.runs}[interrupted]
     assert left.interrupted and left.used == 0 and left.covered == 1  # its unreached case is no verdict
-    assert left.left_out.startswith("interrupted (Ctrl-C) with 1 finished case(s)")
+    assert left.left_out.startswith("interrupted with 1 finished case(s)")
 
 
 def test_named_runs_are_used_as_they_are(results):

@@ -78,7 +78,7 @@ def test_default_report_takes_complete_runs_keeps_memory_and_names_each_rows_run
     notes = "\n".join(table["notes"])
     assert f"run #1: {full} (complete" in notes
     assert f"run #2: {no_memory} (complete; no peak memory (--no-memory)" in notes and "CONTENDED" in notes
-    assert f"left out: {interrupted}: interrupted (Ctrl-C) with 1 finished case(s)" in notes
+    assert f"left out: {interrupted}: interrupted with 1 finished case(s)" in notes
     assert f"bench report --run {interrupted}" in notes
     assert not [n for n in table["notes"] if n.startswith(("benchmark files:", "contended:"))]  # said once
 
@@ -96,7 +96,7 @@ def test_run_option_reports_exactly_the_named_runs(tmp_path):
     rows = _rows(partial)
     assert list(rows) == [("mnist-mlp", "eager", 1)]  # the finished case only; the rest is no verdict
     assert rows[("mnist-mlp", "eager", 1)]["p50 ms"] == pytest.approx(0.06)
-    assert any("interrupted (Ctrl-C)" in n for n in partial["notes"])
+    assert any("interrupted: only the cases that finished" in n for n in partial["notes"])
 
     both = _tables(results, "--run", str(no_memory), "--run", str(full))
     rows = _rows(both["benchmark.cpu"])

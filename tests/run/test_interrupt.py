@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.records.reader import read_run
 from bench.run.runner import _save_json, _save_log, sweep_leftovers
 from export.pipeline import export_model
 from train.registry import get_model
@@ -97,7 +98,9 @@ def test_a_stop_signal_keeps_finished_rows_in_a_valid_json(tmp_path, two_model_e
     assert (first["model"], first["runtime"]) in rows
     assert len(rows) < 4, "the run was meant to be interrupted before every case finished"
     assert all("p50_ms" in b["extra_info"] for b in data["benchmarks"])  # finished rows only, no partial one
-    assert data["bench"]["interrupted"] is True
+    assert data["bench"]["interrupted"] is True and data["bench"]["interrupted_by"] == name
+    assert 0 <= data["bench"]["foreign_cpu_share"] <= 1  # contention is recorded for a partial run too
+    assert read_run(path).interruption == f"interrupted ({name})"
     assert not suite.is_running(), "the benchmark child outlived bench run"
     assert not list((results / "benchmarks").glob(".run-*")), "the run's scratch folder was left behind"
     assert not [p for p in results.rglob("*") if p.name.endswith(".tmp")]
