@@ -35,6 +35,15 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
+_last_terminating: list[int] = []  # the SIGTERM/SIGHUP `terminate_as_interrupt` turned into Terminated
+
+
+def last_stop_signal() -> int:
+    """The signal behind the latest interrupt in this process: the last SIGTERM/SIGHUP raised as Terminated,
+    else SIGINT (code that caught the KeyboardInterrupt long ago can still exit 128 + the right number)."""
+    return _last_terminating[-1] if _last_terminating else int(signal.SIGINT)
+
+
 def interrupt_exit_code(exc: BaseException) -> int:
     """128 + the signal that ended the command: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
     return exc.exit_code if isinstance(exc, Terminated) else 128 + signal.SIGINT
@@ -54,6 +63,7 @@ def terminate_as_interrupt() -> Iterator[None]:
         return
 
     def raise_terminated(signum, frame) -> None:
+        _last_terminating.append(signum)
         raise Terminated(signum)
 
     previous = {s: signal.signal(s, raise_terminated) for s in TERMINATING_SIGNALS}

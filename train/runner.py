@@ -21,6 +21,7 @@ from train.errors import BenchError
 from train.fileio import ensure_output_dir, json_text, write_json
 from train.loop import EpochStats, fit
 from train.metrics import mean_std
+from train.processes import last_stop_signal
 from train.registry import ModelSpec, get_model, models_for_dataset
 from train.runs import (
     COMPLETE,
@@ -62,15 +63,16 @@ class RunOptions:
 
 
 class TrainingInterrupted(BenchError):
-    """Ctrl-C during `bench train`: the finished epochs were kept in the run's own folder, never promoted
-    (the message says where, and which checkpoint `bench run` uses); exit 130. `reports` holds the models
-    of the command that finished, then the interrupted one when it had something to keep."""
-
-    exit_code = 130
+    """Ctrl-C (or SIGTERM/SIGHUP) during `bench train`: the finished epochs were kept in the run's own folder,
+    never promoted (the message says where, and which checkpoint `bench run` uses); exit 128 + the signal.
+    `reports` holds the models of the command that finished, then the interrupted one when it had something
+    to keep."""
 
     def __init__(self, message: str, reports: list[ModelReport] | None = None) -> None:
         super().__init__(message)
         self.reports = list(reports or [])
+        # 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP (caught as KeyboardInterrupt)
+        self.exit_code = 128 + last_stop_signal()
 
 
 class Observer(Protocol):

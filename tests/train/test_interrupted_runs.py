@@ -196,7 +196,8 @@ def _wait_for_epoch(log: Path, proc: subprocess.Popen, epoch: int, timeout_s: fl
     raise AssertionError(f"epoch {epoch} not reached within {timeout_s} s: {log.read_text()}")
 
 
-def test_sigint_to_bench_train_keeps_the_complete_run(tmp_path, cora_dir):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_to_bench_train_keeps_the_complete_run(tmp_path, cora_dir, signum):
     results = tmp_path / "results"
     (complete,) = train_models(configs_for("cora", ["cora-gcn"], {"epochs": 2}), _options(cora_dir, results))
     ckpt, record = _files(results)
@@ -213,7 +214,7 @@ def test_sigint_to_bench_train_keeps_the_complete_run(tmp_path, cora_dir):
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             _wait_for_epoch(log, proc, 1, timeout_s=120)  # a log has epoch 1's line, then every tenth
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)  # Ctrl-C, or a CI timeout's SIGTERM: the same path, exit 128 + signal
             stdout, _ = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
@@ -221,7 +222,7 @@ def test_sigint_to_bench_train_keeps_the_complete_run(tmp_path, cora_dir):
                 proc.wait()
 
     last = log.read_text().strip().splitlines()[-1]
-    assert proc.returncode == 130, last
+    assert proc.returncode == 128 + signum, last
     match = re.fullmatch(
         rf"error: interrupted: cora-gcn stopped after (\d+) of {planned} epoch\(s\); its partial checkpoint "
         rf"and metrics are kept, marked interrupted, in (\S+); (\S+) still holds the previous complete run "
