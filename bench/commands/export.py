@@ -49,12 +49,12 @@ def export(
     results, sources = [], {}
     for name in names:
         spec = get_model(name)
-        found = checkpoint
-        if found is None and not untrained:
-            found = checkpoint_for(spec, checkpoints_dir)
-        sources[name] = source_label(found, seed)
-        err.print(f"exporting {name} from {sources[name]} …", markup=False, highlight=False)
         try:
+            found = checkpoint
+            if found is None and not untrained:
+                found = checkpoint_for(spec, checkpoints_dir)  # a folder in its place: CheckpointError
+            sources[name] = source_label(found, seed)
+            err.print(f"exporting {name} from {sources[name]} …", markup=False, highlight=False)
             results += export_model(spec, out_dir, checkpoint=found, seed=seed)
         except CheckpointError as exc:
             if checkpoint is not None:

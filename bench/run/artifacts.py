@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from train.checkpoint import CheckpointError
+from train.checkpoint import CheckpointError, train_command
 from train.registry import ModelSpec
 
 __all__ = ["CheckpointError", "ModelArtifacts", "checkpoint_for", "ensure_exported", "read_artifacts"]
@@ -30,8 +30,12 @@ class ModelArtifacts:
 
 
 def checkpoint_for(spec: ModelSpec, checkpoints_dir: Path) -> Path | None:
-    """`<checkpoints_dir>/<model>.pt` when training left one, else None (seeded untrained weights)."""
+    """`<checkpoints_dir>/<model>.pt` when training left one, else None (seeded untrained weights); a folder
+    or other non-file there is a CheckpointError, not a silent fall back to untrained weights."""
     path = Path(checkpoints_dir) / f"{spec.name}.pt"
+    if path.exists() and not path.is_file():
+        raise CheckpointError(path, "is not a file",
+                              f"remove it, or retrain with `{train_command(spec.name)}`")
     return path if path.is_file() else None
 
 

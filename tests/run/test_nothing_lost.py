@@ -97,3 +97,14 @@ def test_an_interrupt_while_still_importing_is_one_line(signum, name):
     assert proc.returncode == 128 + signum, stderr
     assert "Traceback" not in stderr
     assert stderr.strip() == f"interrupted ({name}); nothing further was done"
+
+
+def test_a_folder_where_the_checkpoint_should_be_is_named_not_taken_for_no_checkpoint(tmp_path):
+    from bench.run.artifacts import CheckpointError, checkpoint_for
+    from train.registry import get_model
+
+    (tmp_path / "mnist-mlp.pt").mkdir()
+    with pytest.raises(CheckpointError, match=r"mnist-mlp.pt is not a file; remove it, or retrain with "
+                                              r"`bench train mnist --model mnist-mlp`"):
+        checkpoint_for(get_model("mnist-mlp"), tmp_path)
+    assert checkpoint_for(get_model("mnist-cnn"), tmp_path) is None  # nothing there: untrained weights
