@@ -35,7 +35,7 @@ def checkpoint_for(spec: ModelSpec, checkpoints_dir: Path) -> Path | None:
     path = Path(checkpoints_dir) / f"{spec.name}.pt"
     if path.exists() and not path.is_file():
         raise CheckpointError(path, "is not a file",
-                              f"remove it, or retrain with `{train_command(spec.name)}`")
+                              f"remove it, or retrain with {train_command(spec.name)}")
     return path if path.is_file() else None
 
 
