@@ -77,8 +77,10 @@ def promote(run_checkpoint: Path, checkpoint: Path, record: Path, record_text: s
     """Replace `checkpoint` with a copy of `run_checkpoint` and `record` with `record_text`, atomically.
 
     Both are written to temporaries beside their targets and flushed first; only then are both renamed
-    (os.replace), with SIGINT held back between the renames so a Ctrl-C cannot leave a new checkpoint
-    beside an old record. Any failure before the renames leaves both old files as they were."""
+    (os.replace), with SIGINT/SIGTERM/SIGHUP held back between the renames. A failure of either write or
+    rename leaves both old files as they were (a failed second rename puts the old checkpoint back); only a
+    SIGKILL or power loss in the microseconds between the renames could leave a new checkpoint beside the
+    old record."""
     with _temporary(checkpoint) as tmp_ckpt, _temporary(record) as tmp_record:
         try:
             shutil.copyfile(run_checkpoint, tmp_ckpt)
@@ -86,9 +88,16 @@ def promote(run_checkpoint: Path, checkpoint: Path, record: Path, record_text: s
             for tmp in (tmp_ckpt, tmp_record):
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
-            with _sigint_held():
+            with _sigint_held(), _backup(checkpoint) as previous:
                 os.replace(tmp_ckpt, checkpoint)
-                os.replace(tmp_record, record)
+                try:
+                    os.replace(tmp_record, record)
+                except OSError:  # e.g. a folder where the record goes: put the old checkpoint back
+                    if previous is not None:
+                        os.replace(previous, checkpoint)
+                    else:
+                        checkpoint.unlink(missing_ok=True)
+                    raise
         except OSError as exc:
             raise BenchError(f"cannot promote {run_checkpoint.parent} to {checkpoint} and {record}: "
                              f"{exc.strerror or exc} (earlier files left intact)") from exc
@@ -103,6 +112,22 @@ def _temporary(target: Path) -> Iterator[Path]:
         yield tmp
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _backup(target: Path) -> Iterator[Path | None]:
+    """A hard link to `target`'s current file (None when there is none), so a failed second rename can
+    restore it; removed on exit."""
+    if not Path(target).is_file():
+        yield None
+        return
+    link = temp_beside(Path(target))
+    link.unlink()
+    os.link(target, link)
+    try:
+        yield link
+    finally:
+        link.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
