@@ -136,6 +136,12 @@ def is_export_current(spec: ModelSpec, out_dir: Path, checkpoint: Path | None, s
                           for fmt in format_names() if get_format(fmt).is_code)
 
 
+def untrusted_code(model_dir: Path) -> list[Path]:
+    """The code artifacts (TorchScript) in `model_dir` that this user's `bench export` did not write."""
+    paths = [Path(model_dir) / fmt.artifact for fmt in map(get_format, format_names()) if fmt.is_code]
+    return [path for path in paths if path.is_file() and not is_trusted(path)]
+
+
 def _check_formats(formats: Sequence[str] | None) -> tuple[ExportFormat, ...]:
     """The named formats (all when None), BenchError on an unknown name or an empty list."""
     if formats is None:

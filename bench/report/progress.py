@@ -47,9 +47,12 @@ class RunProgress(_Progress):
         self._total = 0
 
     def update(self, event) -> None:
-        """Advance the bar that `event` belongs to (and log a line without a terminal)."""
+        """Advance the bar that `event` belongs to (and log a line without a terminal); an export's note is
+        printed on a line of its own either way."""
         if self._lines:
             self._log(event)
+        if getattr(event, "note", ""):
+            self._console.print(f"note: {event.note}", markup=False, highlight=False)
         progress = self._progress
         if event.kind == "export":
             if self._exports is None:

@@ -49,13 +49,17 @@ def ensure_exported(
     A checkpoint bench cannot use raises `train.checkpoint.CheckpointError` (a BenchError, exit 2) before
     anything is written: `.path` is the file, `.problem` the reason without the path ("is not a readable
     torch checkpoint (...)", "does not fit model ...", ...), str() the whole line with what to run."""
-    from export.pipeline import artifact_dir, export_model, is_export_current
+    from export.pipeline import artifact_dir, export_model, is_export_current, untrusted_code
 
     checkpoint = checkpoint_for(spec, checkpoints_dir)
     model_dir = artifact_dir(exports_dir, spec.name)
     note = ""
     if not reuse and not is_export_current(spec, exports_dir, checkpoint, seed):
         note = _malformed_manifest(model_dir)
+        foreign = untrusted_code(model_dir)
+        if foreign and not note:  # said, not done silently: someone else's code was in the results folder
+            note = (f"re-exported {spec.name}: replaced {', '.join(p.name for p in foreign)}, which your "
+                    "`bench export` did not write (not in your trust store)")
         export_model(spec, exports_dir, checkpoint=checkpoint, seed=seed)
     artifacts = read_artifacts(spec, model_dir)
     return replace(artifacts, note=note) if note else artifacts

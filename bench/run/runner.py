@@ -41,6 +41,7 @@ class RunEvent:
     subject: str  # model name, or the finished case's id
     total: int | None = None  # for "export": models to export; for "collected": cases to run
     status: str = ""  # for "finished": passed | skipped | failed; for "exported": failed formats
+    note: str = ""  # for "exported": what the export found and did (e.g. replaced foreign code)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def export_missing(config: RunConfig, emit: OnEvent) -> dict[str, str]:
             failed[name] = str(exc)
             emit(RunEvent("exported", name, status="all formats"))
             continue
-        emit(RunEvent("exported", name, status=", ".join(sorted(artifacts.failed))))
+        emit(RunEvent("exported", name, status=", ".join(sorted(artifacts.failed)), note=artifacts.note))
     return failed
 
 

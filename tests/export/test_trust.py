@@ -85,3 +85,18 @@ def test_an_export_sweeps_the_half_written_files_of_a_killed_one(tmp_path):
     export_model(get_model("mnist-mlp"), tmp_path / "exports", formats=["onnx"], fresh_process=False)
     assert not dead.exists()
     assert not list(model_dir.glob(".*.tmp"))
+
+
+def test_bench_run_says_it_replaced_foreign_code(tmp_path, mnist_mlp_results):
+    from bench.run.artifacts import ensure_exported
+
+    results = tmp_path / "results"
+    shutil.copytree(mnist_mlp_results, results)
+    _swap_in_foreign_code(results / "exports" / "mnist-mlp")
+    artifacts = ensure_exported(get_model("mnist-mlp"), results / "exports", results / "checkpoints")
+    assert artifacts.note == ("re-exported mnist-mlp: replaced model.ts, which your `bench export` did not "
+                              "write (not in your trust store)")
+    assert not artifacts.failed  # a fresh export of this user's own
+    again = ensure_exported(get_model("mnist-mlp"), results / "exports", results / "checkpoints")
+    assert again.note == ""  # current now: nothing to say
+

@@ -46,3 +46,11 @@ def test_a_long_training_logs_about_ten_lines_not_one_per_epoch():
     lines = out.getvalue().splitlines()
     assert 10 <= len(lines) <= 12, lines
     assert "epoch 1/600" in lines[0] and "epoch 600/600" in lines[-1]
+
+
+def test_an_export_note_is_printed_on_its_own_line():
+    console, out = _log_console()
+    with RunProgress(console) as progress:
+        progress.update(RunEvent("export", "mnist-mlp", total=1))
+        progress.update(RunEvent("exported", "mnist-mlp", note="re-exported mnist-mlp: replaced model.ts"))
+    assert "note: re-exported mnist-mlp: replaced model.ts" in out.getvalue().splitlines()
