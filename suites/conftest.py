@@ -144,6 +144,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(recorder, "bench-outcome-recorder")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the paired test when the run has no paired cases (--no-paired, or one runtime): pytest would
+    otherwise collect it once, unparametrised, and report a skipped `test_paired[NOTSET]`."""
+    if config.stash[_STATE].config.paired_cases():
+        return
+    empty = [item for item in items if getattr(item, "originalname", "") == "test_paired"]
+    if empty:
+        items[:] = [item for item in items if item not in empty]
+        config.hook.pytest_deselected(items=empty)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config.stash[_STATE].config
     if "case" in metafunc.fixturenames:

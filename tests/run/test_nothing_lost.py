@@ -31,6 +31,8 @@ def test_a_corrupt_checkpoint_fails_only_its_models_rows_in_a_relative_results_d
                                       *FAST_CLI, "--format", "json"], env={"COLUMNS": "200"})
 
     assert result.exit_code == 1, result.output  # a failed row fails the run, after the others ran
+    assert "benchmarking 2 case(s)" in result.output and "NOTSET" not in result.output  # --no-paired: no
+    # empty paired test collected and reported as skipped
     (saved,) = (tmp_path / "res" / "benchmarks").glob("*.json")
     rows = {row.model: row for row in read_run(saved).rows}
     assert rows["mnist-mlp"].status == "ok" and rows["mnist-mlp"].p50_ms > 0
