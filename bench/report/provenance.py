@@ -136,7 +136,8 @@ def mark_runs(table: TableData, bench: BenchmarkResults) -> TableData:
     # Across devices the runs differ by nature (the notes name each machine): a column only where one
     # device's figures come from several runs.
     add_run = any(mixes_runs(bench, [r for r in shown if r.device == d]) for d in devices)
-    columns, add_weights = list(table.columns), mixes_weights(shown)
+    # A run table that mixes weights already says per row whether they were trained (tables.TRAINED_COLUMN).
+    columns, add_weights = list(table.columns), mixes_weights(shown) and "trained" not in names
     columns += [RUN_COLUMN] if add_run else []
     columns += [WEIGHTS_COLUMN] if add_weights else []
     rows = []

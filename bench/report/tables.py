@@ -4,6 +4,7 @@ columns (bench.report.render); the synthesis tables of `bench report` live in be
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,12 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
     columns = RUN_COLUMNS if wide else tuple(c for c in RUN_COLUMNS if c.name in COMPACT_RUN_COLUMNS)
     rows = [r for r in rows if r.device == device]
     out = [_run_row(r, columns, wide) for r in rows]
+    # Trained and untrained rows side by side: each row says which (latency is the architecture's, but a
+    # reader must not take an untrained row for the trained model).
+    weights = {r.weights for r in rows if r.p50_ms is not None and r.weights}
+    if len(weights) > 1:
+        columns = (*columns, TRAINED_COLUMN)
+        out = [replace(row, cells=(*row.cells, _trained_cell(r))) for row, r in zip(out, rows, strict=True)]
     timed = {r.model for r in rows}
     for model in models:
         if model not in timed:
@@ -74,6 +81,16 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
     lines += [*notes, *sources_notes(rows)]
     return TableData(f"benchmark.{device}", f"Inference latency on {device}", columns, tuple(out),
                      tuple(lines), sections=True)
+
+
+TRAINED_COLUMN = Column("trained", align="left", wrap=False)
+
+
+def _trained_cell(r: ResultRow) -> Cell:
+    """'yes' for a row timed on a trained checkpoint, 'no' for seeded untrained weights, — when unknown."""
+    if r.p50_ms is None or not r.weights:
+        return None
+    return "yes" if r.weights.startswith("checkpoint") else "no"
 
 
 def _speedup_note(rows: Sequence[ResultRow]) -> str:
@@ -213,7 +230,13 @@ def sources_notes(rows: Sequence[ResultRow]) -> list[str]:
     from bench.measure.contention import CONTENDED_SHARE
 
     files = sorted({str(r.source) for r in rows if r.source is not None})
-    weights = sorted({r.weights for r in rows if r.weights})
+    by_weights: dict[str, list[str]] = {}
+    for r in rows:
+        if r.weights and r.model not in by_weights.setdefault(r.weights, []):
+            by_weights[r.weights].append(r.model)
+    # One set of weights: said once; several: which models were timed on which
+    weights = sorted(by_weights) if len(by_weights) <= 1 else [
+        f"{label} ({', '.join(models)})" for label, models in sorted(by_weights.items())]
     out = [f"benchmark files: {', '.join(files)}"] if files else []
     contended = sorted({(str(r.source), r.foreign_cpu_share) for r in rows if r.source is not None
                         and r.foreign_cpu_share is not None and r.foreign_cpu_share > CONTENDED_SHARE})

@@ -130,8 +130,9 @@ def test_cora_table_says_which_rows_were_timed_on_trained_weights(tmp_path):
     assert cora["GraphSAGE"]["weights benchmarked"] == "untrained, seed 0"
     assert any("different weights" in n for n in tables["cora.synthesis"]["notes"])
     latency = _rows(tables["benchmark.cpu"])
-    assert latency[("cora-gcn", "eager", 2708)]["weights"] == "checkpoint cora-gcn.pt"
-    assert latency[("cora-mlp", "eager", 2708)]["weights"] == "untrained, seed 0"
+    assert latency[("cora-gcn", "eager", 2708)]["trained"] == "yes"  # the run table's own column
+    assert latency[("cora-mlp", "eager", 2708)]["trained"] == "no"
+    assert "weights" not in latency[("cora-mlp", "eager", 2708)]  # said once, not twice
 
 
 def test_run_option_naming_a_missing_file_is_one_line(tmp_path):

@@ -197,3 +197,18 @@ def test_speedups_read_the_same_way_in_run_and_compare_tables():
     assert "| 2.00× |" in text  # eager 10 ms ÷ onnxruntime 5 ms, the same notation and direction
     speedups = [c.name for c in compared.columns if c.name.startswith("speedup vs eager")]
     assert speedups and all(c.unit == "×" for c in compared.columns if c.name in speedups)
+
+
+def test_trained_and_untrained_rows_side_by_side_say_which_is_which():
+    gcn = case("cora-gcn", "eager", 2708, 20.0, unit="nodes")
+    gcn["extra_info"]["weights"] = "checkpoint /r/checkpoints/cora-gcn.pt"
+    esc = case("esc50-cnn", "eager", 1, 100.0)
+    mixed = run_table(parse_run({"benchmarks": [gcn, esc],
+                                 "bench": {"schema_version": SCHEMA_VERSION}}).rows, "cpu")
+    assert [c.name for c in mixed.columns][-1] == "trained"
+    assert [row.cells[-1] for row in mixed.rows] == ["yes", "no"]
+    assert ("weights benchmarked: checkpoint /r/checkpoints/cora-gcn.pt (cora-gcn); untrained, seed 0 "
+            "(esc50-cnn)") in mixed.notes
+    alike = run_table(parse_run({"benchmarks": [esc],
+                                 "bench": {"schema_version": SCHEMA_VERSION}}).rows, "cpu")
+    assert "trained" not in alike.header()  # one kind of weights: said once, in the notes
