@@ -65,8 +65,8 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
     out = [_run_row(r, columns, wide) for r in rows]
     # Trained and untrained rows side by side: each row says which (latency is the architecture's, but a
     # reader must not take an untrained row for the trained model).
-    weights = {r.weights for r in rows if r.p50_ms is not None and r.weights}
-    if len(weights) > 1:
+    kinds = {_trained_cell(r) for r in rows} - {None}  # several checkpoints, all trained: no column
+    if len(kinds) > 1:
         columns = (*columns, TRAINED_COLUMN)
         out = [replace(row, cells=(*row.cells, _trained_cell(r))) for row, r in zip(out, rows, strict=True)]
     timed = {r.model for r in rows}

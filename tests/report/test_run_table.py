@@ -212,3 +212,8 @@ def test_trained_and_untrained_rows_side_by_side_say_which_is_which():
     alike = run_table(parse_run({"benchmarks": [esc],
                                  "bench": {"schema_version": SCHEMA_VERSION}}).rows, "cpu")
     assert "trained" not in alike.header()  # one kind of weights: said once, in the notes
+    other = case("cora-mlp", "eager", 2708, 15.0, unit="nodes")
+    other["extra_info"]["weights"] = "checkpoint /r/checkpoints/cora-mlp.pt"
+    trained = run_table(parse_run({"benchmarks": [gcn, other],
+                                   "bench": {"schema_version": SCHEMA_VERSION}}).rows, "cpu")
+    assert "trained" not in trained.header()  # two checkpoints, both trained: nothing to tell apart
