@@ -34,6 +34,9 @@ class RuntimeDetails:
     artifact: str  # path of the file loaded
     artifact_bytes: int  # its size on disk
     settings: Mapping[str, object] = field(default_factory=dict)  # what the loaded session reports it uses
+    # Seconds `load` spent making the executable a deployment must make too (torch.compile's compile);
+    # None when it was made ahead, at export (the manifest's export time counts it then).
+    prepare_s: float | None = None
 
     def as_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -58,6 +61,11 @@ class Session(ABC):
     def run(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """One inference on `inputs`, output copied to CPU (for parity checks, not for timing)."""
 
+    def report(self) -> dict:
+        """What the session observed while it ran, read after a row's timed rounds (e.g. torch.compile's
+        recompile count); recorded in the row's `runtime_report`. Empty by default."""
+        return {}
+
 
 class Runtime(ABC):
     """One way of executing a model (eager PyTorch, TorchScript, ONNX Runtime, ...).
@@ -68,6 +76,12 @@ class Runtime(ABC):
     name: ClassVar[str]
     export_format: ClassVar[str | None]  # the export/formats entry that produces its artifact (None: weights)
     aliases: ClassVar[tuple[str, ...]] = ()  # other names users reach for (`--runtimes onnx`)
+    # In a run that names no runtimes: False for runtimes whose preparation costs minutes per model
+    # (AOTInductor, torch.compile), which `--runtimes` must ask for by name.
+    default: ClassVar[bool] = True
+    # One session per model for every size of a run (the suite caches it): a runtime that compiles at load
+    # is timed as deployed, compiled once, and its recompiles across sizes are what `report` counts.
+    shares_session: ClassVar[bool] = False
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")  # device types it can run on
     # How peak memory is read on CUDA (measure.memory.probe_for): "allocator" sees what torch allocates;
     # a runtime with its own allocator (ONNX Runtime's arena) needs "nvml", which sees the whole device.

@@ -31,6 +31,9 @@ class ExportFormat(ABC):
 
     name: ClassVar[str]  # "torchscript", "onnx", ...: the manifest key and the runtimes' `export_format`
     artifact: ClassVar[str]  # file name inside a model's export folder
+    # `bench export` without --formats, and every format of the default runtimes: False for a format that
+    # compiles (minutes per model), made only when asked for or when a run's runtimes need it.
+    default: ClassVar[bool] = True
     is_code: ClassVar[bool]  # loading it runs code: only files in the user's trust store, or --trust
     load_needs: ClassVar[tuple[str, ...]]  # modules a clean interpreter imports to run it (beside torch)
     # Source of `run(path, input_names, cases) -> list[torch.Tensor]` for a clean interpreter that may import
