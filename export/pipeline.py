@@ -15,7 +15,7 @@ from torch import nn
 
 from export.cases import export_example, parity_cases, stack_outputs
 from export.checkpoint import build_model, export_problem, load_weights, source_label
-from export.formats import ExportFormat, format_names, get_format
+from export.formats import ExportFormat, default_format_names, format_names, get_format
 from export.layout import (
     MANIFEST_FILE,
     REJECTED_SUFFIX,
@@ -39,6 +39,7 @@ __all__ = [
     "export_model",
     "is_export_current",
     "load_manifest",
+    "stale_formats",
 ]
 
 
@@ -80,7 +81,8 @@ def export_model(
     fresh_process: bool = True,
 ) -> list[ExportResult]:
     """Write weights.pt, each format's artifact and manifest.json under `artifact_dir(out_dir, spec.name)`
-    (`formats`: names from export/formats, default all).
+    (`formats`: names from export/formats, default the default ones; others already exported from the
+    same weights stay in the manifest).
 
     A bad checkpoint or an unwritable folder raises BenchError; a format that fails to export, reload
     or match eager is an ExportResult with ok=False and its reason, and the other formats go on.
@@ -112,28 +114,42 @@ def export_model(
     return [_result(spec.name, fmt, outcome, model_dir) for fmt, outcome in outcomes.items()]
 
 
-def is_export_current(spec: ModelSpec, out_dir: Path, checkpoint: Path | None, seed: int) -> bool:
-    """True when the manifest exists with the same source, every format ok, every file matching its sha256."""
+def is_export_current(spec: ModelSpec, out_dir: Path, checkpoint: Path | None, seed: int,
+                      formats: Sequence[str] | None = None) -> bool:
+    """True when the manifest exists with the same source and every one of `formats` (default: the default
+    formats) is ok, its file matching its sha256 (see `stale_formats`)."""
+    return not stale_formats(spec, out_dir, checkpoint, seed, formats)
+
+
+def stale_formats(spec: ModelSpec, out_dir: Path, checkpoint: Path | None, seed: int,
+                  formats: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Which of `formats` (default: the default formats) must be exported again: all of them when the
+    weights are missing, changed or from another source; else those absent, failed, altered on disk, or
+    code this user's trust store does not know (exported elsewhere, or swapped along with its sha256)."""
+    wanted = tuple(fmt.name for fmt in _check_formats(formats))
     model_dir = artifact_dir(out_dir, spec.name)
     try:
         manifest = load_manifest(model_dir)
     except BenchError:
-        return False
+        return wanted
     if manifest.get("schema_version") != SCHEMA_VERSION or manifest.get("model") != spec.name:
-        return False
+        return wanted
     if manifest.get("source") != source_label(checkpoint, seed):
-        return False
+        return wanted
     if checkpoint is not None and not _file_matches(Path(checkpoint), manifest.get("checkpoint_sha256")):
-        return False
-    entries = [manifest.get("weights") or {}] + [manifest["formats"].get(fmt) or {} for fmt in format_names()]
-    intact = all(
-        entry.get("ok", True) and _file_matches(model_dir / str(entry.get("file")), entry.get("sha256"))
-        for entry in entries
-    )
-    # Code this user's trust store does not know (exported elsewhere, or swapped along with its manifest's
-    # sha256) is not current: exporting again replaces it with code this user wrote.
-    return intact and all(is_trusted(model_dir / get_format(fmt).artifact)
-                          for fmt in format_names() if get_format(fmt).is_code)
+        return wanted
+    weights = manifest.get("weights") or {}
+    if not _file_matches(model_dir / str(weights.get("file")), weights.get("sha256")):
+        return wanted
+    stale = []
+    for name in wanted:
+        entry = manifest["formats"].get(name) or {}
+        path = model_dir / get_format(name).artifact
+        written = model_dir / str(entry.get("file"))
+        current = entry.get("ok") is True and _file_matches(written, entry.get("sha256"))
+        if not current or (get_format(name).is_code and not is_trusted(path)):
+            stale.append(name)
+    return tuple(stale)
 
 
 def untrusted_code(model_dir: Path) -> list[Path]:
@@ -143,9 +159,9 @@ def untrusted_code(model_dir: Path) -> list[Path]:
 
 
 def _check_formats(formats: Sequence[str] | None) -> tuple[ExportFormat, ...]:
-    """The named formats (all when None), BenchError on an unknown name or an empty list."""
+    """The named formats (the default ones when None), BenchError on an unknown name or an empty list."""
     if formats is None:
-        formats = format_names()
+        formats = default_format_names()
     if isinstance(formats, str):
         formats = (formats,)
     if not formats:

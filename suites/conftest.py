@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +51,9 @@ class SuiteState:
     _inputs: dict[tuple[str, int], tuple[torch.Tensor, ...]] = field(default_factory=dict)
     _references: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)
     _flops: dict[tuple[str, int], int] = field(default_factory=dict)
+    # Sessions of runtimes that share one across sizes (Runtime.shares_session), with their load seconds,
+    # or the RuntimeUnavailable their load raised (a compile that failed once is not retried per size).
+    _shared: dict[tuple[str, str], tuple[Session, float] | RuntimeUnavailable] = field(default_factory=dict)
 
     def artifacts(self, spec: ModelSpec) -> ModelArtifacts:
         """The model's exports, exported now if missing or stale."""
@@ -60,7 +64,8 @@ class SuiteState:
         if spec.name not in self._artifacts:
             config = self.config
             self._artifacts[spec.name] = ensure_exported(
-                spec, config.exports_dir, config.checkpoints_dir, config.seed, reuse=config.reuse_exports)
+                spec, config.exports_dir, config.checkpoints_dir, config.seed, reuse=config.reuse_exports,
+                formats=config.export_formats or None)
         return self._artifacts[spec.name]
 
     def inputs(self, spec: ModelSpec, size: int) -> tuple[torch.Tensor, ...]:
@@ -80,15 +85,36 @@ class SuiteState:
         return self._references[key]
 
     def load(self, spec: ModelSpec, runtime: Runtime) -> Session:
-        """`runtime`'s session of `spec` on the run's device; RuntimeUnavailable (the test skips, saying why)
-        when its export failed or it cannot run here. Never a substitute."""
+        """`runtime`'s session of `spec` on the run's device (see `load_timed`)."""
+        return self.load_timed(spec, runtime)[0]
+
+    def load_timed(self, spec: ModelSpec, runtime: Runtime) -> tuple[Session, float, bool]:
+        """`runtime`'s session of `spec` on the run's device, the seconds its load took, and whether it was
+        loaded before (a runtime that shares one session across sizes); RuntimeUnavailable (the test
+        skips, saying why) when its export failed or it cannot run here. Never a substitute."""
+        key = (spec.name, runtime.name)
+        if key in self._shared:
+            cached = self._shared[key]
+            if isinstance(cached, RuntimeUnavailable):
+                raise cached
+            return cached[0], cached[1], True
         artifacts = self.artifacts(spec)
         reason = artifacts.unavailable_reason(runtime.export_format)
         if reason:
             raise RuntimeUnavailable(f"{runtime.name}: {reason}")
         config = self.config
-        return runtime.load(spec, artifacts.model_dir, self.device, config.threads, trust=config.trust,
-                            precision=config.policy, options=config.options_for(runtime.name))
+        started = time.perf_counter()
+        try:
+            session = runtime.load(spec, artifacts.model_dir, self.device, config.threads, trust=config.trust,
+                                   precision=config.policy, options=config.options_for(runtime.name))
+        except RuntimeUnavailable as exc:
+            if runtime.shares_session:
+                self._shared[key] = exc
+            raise
+        load_s = time.perf_counter() - started
+        if runtime.shares_session:
+            self._shared[key] = (session, load_s)
+        return session, load_s, False
 
     def timed_call(self, session: Session, inputs: tuple[torch.Tensor, ...]) -> TimedCall:
         """What is timed for `session`: the bound call (device-resident inputs) or, with include_transfer,

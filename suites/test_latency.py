@@ -7,6 +7,8 @@ A runtime or provider that cannot run here is a skip with its reason, never a su
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bench.measure.fidelity import independent_timing
@@ -14,6 +16,7 @@ from bench.measure.harness import time_call
 from bench.records.schema import (
     RowKey,
     case_info,
+    first_result_info,
     latency_info,
     memory_info,
     roofline_info,
@@ -34,7 +37,7 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
     spec, runtime = get_model(case.model), get_runtime(case.runtime)
     artifacts = suite.artifacts(spec)
     try:
-        session = suite.load(spec, runtime)
+        session, load_s, reused = suite.load_timed(spec, runtime)
     except RuntimeUnavailable as exc:
         pytest.skip(str(exc))
 
@@ -44,19 +47,30 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
     size = f"{case.size} nodes" if case.is_graph else f"batch {case.size}"
     checked_on = f"{size}, seed {config.seed}, on {session.details.device}, output of the timed call"
     atol, rtol = tolerance(config.precision)
-    # The very call that is timed is the one checked: one call's output, copied back untimed.
-    parity = compare_outputs(suite.reference(spec, case.size), fetch(call()),
-                             atol=atol, rtol=rtol, checked_on=checked_on)
+    reference = suite.reference(spec, case.size)
+    # The first call, timed alone (a deployment's first answer: lazy initialisation, a recompile for a new
+    # size); the very call that is timed is the one checked: its output copied back untimed.
+    started = time.perf_counter()
+    first = call()
+    first_call_s = time.perf_counter() - started
+    parity = compare_outputs(reference, fetch(first), atol=atol, rtol=rtol, checked_on=checked_on)
     benchmark.group = case.group
     key = RowKey(case.model, case.runtime, case.device, case.size)
     benchmark.extra_info.update(case_info(key, case.unit, parity=parity.as_dict(),
                                           details=session.details.as_dict(), weights=artifacts.weights,
                                           timing_scope=timing_scope, precision=config.policy.as_dict()))
+    export_s, exporter = artifacts.made.get(runtime.export_format or "", (None, "none: weights.pt only"))
+    benchmark.extra_info.update(first_result_info(
+        export_s=export_s, export_what=exporter if export_s is None else f"{exporter} (manifest)",
+        load_s=load_s, compile_s=session.details.prepare_s, first_call_s=first_call_s, reused_session=reused))
     benchmark_warmup = bool(request.config.getoption("benchmark_warmup"))
     timed = time_call(benchmark, call, fixed_warmup=config.warmup, budget_s=config.stability_budget_s,
                       benchmark_warmup=benchmark_warmup)
     if timed is None:  # --benchmark-disable: nothing was timed
         return
+    report = session.report()  # after the rounds: e.g. recompiles they caused
+    if report:
+        benchmark.extra_info["runtime_report"] = report
     info = latency_info(timed.samples, items=case.size, iterations=timed.iterations)
     benchmark.extra_info.update(info)
     benchmark.extra_info.update(warmup_info(timed.warmup, timed.warmup_settled))

@@ -30,16 +30,20 @@ def export(
     untrained: bool = typer.Option(False, "--untrained", help="Export seeded untrained weights even where a "
                                    "trained checkpoint exists."),
     seed: int = typer.Option(0, "--seed", help="Seed of the untrained weights (ignored with a checkpoint)."),
+    formats: str = typer.Option(
+        "", "--formats",
+        help="Comma-separated export formats, or all (default: torchscript, onnx; aoti compiles each model "
+             "with AOTInductor for seconds to minutes, so it is made when named)."),
     fmt: str = FORMAT,
 ) -> None:
-    """Export to every format, check parity against eager; exit 1 if any export failed. Each model's weights
+    """Export to each format, check parity against eager; exit 1 if any export failed. Each model's weights
     are its trained checkpoint when there is one (where `bench run` looks), else seeded untrained ones;
     stderr and the table's notes say which."""
     check_format(fmt)
     from export.checkpoint import source_label
-    from export.formats import format_names
     from export.pipeline import ExportResult, export_model  # torch.onnx and friends load only when exporting
 
+    chosen = _formats(formats)
     names = model_names() if model == "all" else [get_model(model).name]
     if checkpoint is not None and len(names) > 1:
         raise BenchError("--checkpoint holds one model's weights: name that model instead of 'all'")
@@ -55,13 +59,13 @@ def export(
                 found = checkpoint_for(spec, checkpoints_dir)  # a folder in its place: CheckpointError
             sources[name] = source_label(found, seed)
             err.print(f"exporting {name} from {sources[name]} …", markup=False, highlight=False)
-            results += export_model(spec, out_dir, checkpoint=found, seed=seed)
+            results += export_model(spec, out_dir, checkpoint=found, seed=seed, formats=chosen)
         except CheckpointError as exc:
             if checkpoint is not None:
                 raise  # the checkpoint the user named: exit 2
             # One unusable checkpoint found on disk fails that model's exports, not every model's.
             results += [ExportResult(name, fmt_name, False, None, None, None, None, str(exc))
-                        for fmt_name in format_names()]
+                        for fmt_name in chosen]
     table = export_table(results)
     print_tables([replace(table, notes=(*table.notes, *_weights_notes(sources, checkpoints_dir, untrained)))],
                  fmt)
@@ -69,6 +73,19 @@ def export(
     if failed:
         err.print(f"{len(failed)} of {len(results)} exports failed", highlight=False)
         raise typer.Exit(1)
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """The formats `--formats` names (`all`: every one; empty: the default ones); unknown: BenchError."""
+    from bench.run.selection import split_list
+    from export.formats import default_format_names, format_names, get_format
+
+    names = split_list(text)
+    if not names:
+        return default_format_names()
+    if "all" in names:
+        return format_names()
+    return tuple(dict.fromkeys(get_format(name).name for name in names))
 
 
 def _weights_notes(sources: dict[str, str], checkpoints_dir: Path, untrained: bool) -> list[str]:

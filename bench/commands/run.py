@@ -21,7 +21,14 @@ from bench.run.runner import run_benchmarks
 def run(
     device: str = typer.Option("cpu", "--device", help="cpu or cuda; cuda without a GPU is an error."),
     models: str = MODELS,
-    runtimes: str = typer.Option("", "--runtimes", help="Comma-separated runtimes (default: all)."),
+    runtimes: str = typer.Option(
+        "", "--runtimes",
+        help="Comma-separated runtimes, or all (default: eager, torchscript, onnxruntime; aoti and compile "
+             "compile each model for seconds to minutes, so they run when named)."),
+    compile_mode: str | None = typer.Option(
+        None, "--compile-mode",
+        help="torch.compile mode of the compile runtime: default or max-autotune (the same as "
+             "--runtime-option compile.mode=...)."),
     batch_sizes: str = typer.Option("1,64", "--batch-sizes",
                                     help="Comma-separated batch sizes; graph models run once on full Cora."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir",
@@ -68,7 +75,8 @@ def run(
         memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
         threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
         min_rounds=min_rounds, trust=trust, precision=precision, cudnn_benchmark=cudnn_benchmark,
-        paired=paired, runtime_options=runtime_option or [], verify_timing=verify_timing,
+        paired=paired, runtime_options=[*(runtime_option or []), *_compile_mode_option(compile_mode)],
+        verify_timing=verify_timing,
     )
     check_format(fmt)
     with RunProgress(err) as progress:
@@ -91,3 +99,8 @@ def run(
         err.print(f"{len(outcome.failed)} case(s) failed; see {outcome.log_path}",
                   markup=False, highlight=False)
         raise typer.Exit(1)
+
+
+def _compile_mode_option(mode: str | None) -> list[str]:
+    """`--compile-mode` as the compile runtime's option (validated there; an error if compile is not run)."""
+    return [] if mode is None else [f"compile.mode={mode}"]

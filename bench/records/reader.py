@@ -145,7 +145,10 @@ _PARITY = Obj({"max_abs": _FIGURE, "max_rel": _FIGURE, "argmax_agreement": _FIGU
                "rtol": _FIGURE, "passed": BOOLEAN, "checked_on": STRING})
 _PAIRED = Obj({"speedup": NUMBER, "ci_low": NUMBER, "ci_high": NUMBER, "confidence": NUMBER,
                "rounds": INTEGER, "reference": STRING})
+_FIRST_RESULT = Obj({"export_s": NUMBER, "export": STRING, "load_s": NUMBER, "compile_s": NUMBER,
+                     "first_call_s": NUMBER, "total_s": NUMBER, "reused_session": BOOLEAN})
 _ROW_FIELDS = {
+    "first_result": _FIRST_RESULT, "runtime_report": Obj(),
     "model": STRING, "runtime": STRING, "device": STRING, "batch": INTEGER, "unit": STRING,
     "parity": _PARITY, "paired": _PAIRED, "precision": Obj(), "runtime_settings": Obj(),
     "independent_timing": Obj({"harness_over_independent": NUMBER, "median_ms": NUMBER}),

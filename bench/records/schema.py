@@ -63,6 +63,20 @@ def case_info(key: RowKey, unit: str, *, parity: dict, details: dict, weights: s
     }
 
 
+def first_result_info(*, export_s: float | None, export_what: str, load_s: float, compile_s: float | None,
+                      first_call_s: float, reused_session: bool) -> dict[str, Any]:
+    """extra_info `first_result`: seconds from nothing to a first answer, as a deployment pays them once.
+
+    `export_s`: making the artifact, from its manifest (None: weights only, nothing to make); `load_s`:
+    loading it here, compile included where the runtime compiles at load (`compile_s` of it); `first_call_s`:
+    the first call at this size. `reused_session`: the session was loaded for an earlier size of the run
+    (one compiled module serves every size), so its first call here shows any recompile."""
+    total = (export_s or 0.0) + load_s + first_call_s
+    return {"first_result": {"export_s": export_s, "export": export_what, "load_s": load_s,
+                             "compile_s": compile_s, "first_call_s": first_call_s, "total_s": total,
+                             "reused_session": reused_session}}
+
+
 def latency_info(samples_s: Sequence[float], items: int, iterations: int) -> dict[str, float | int]:
     """extra_info latency fields (ms) and throughput (items/s at p50) from per-call seconds."""
     summary = summarize(samples_s)

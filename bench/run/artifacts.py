@@ -21,6 +21,8 @@ class ModelArtifacts:
     failed: dict[str, str] = field(default_factory=dict)  # export format -> reason
     model_kwargs: dict = field(default_factory=dict)  # the architecture the weights were exported with
     note: str = ""  # what ensure_exported did that the user should hear of (a malformed manifest replaced)
+    # export format -> (seconds its export took, exporter), from the manifest: what making it cost
+    made: dict[str, tuple[float | None, str]] = field(default_factory=dict)
 
     def unavailable_reason(self, export_format: str | None) -> str | None:
         """Why the artifact of `export_format` cannot be benchmarked; None when it can (None: weights)."""
@@ -40,27 +42,33 @@ def checkpoint_for(spec: ModelSpec, checkpoints_dir: Path) -> Path | None:
 
 
 def ensure_exported(
-    spec: ModelSpec, exports_dir: Path, checkpoints_dir: Path, seed: int = 0, *, reuse: bool = False
+    spec: ModelSpec, exports_dir: Path, checkpoints_dir: Path, seed: int = 0, *, reuse: bool = False,
+    formats: tuple[str, ...] | None = None,
 ) -> ModelArtifacts:
-    """Export `spec` unless a current export exists (`reuse`: take what is there as it is).
+    """Export those of `formats` (default: the default formats) that are missing or stale (`reuse`: take
+    what is there as it is); formats exported before from the same weights stay.
 
     A manifest that is not valid JSON or has the wrong shape is stale like any other: the export is redone
     over it (artifacts are derived data, nothing is lost) and the result's `note` says so.
     A checkpoint bench cannot use raises `train.checkpoint.CheckpointError` (a BenchError, exit 2) before
     anything is written: `.path` is the file, `.problem` the reason without the path ("is not a readable
     torch checkpoint (...)", "does not fit model ...", ...), str() the whole line with what to run."""
-    from export.pipeline import artifact_dir, export_model, is_export_current, untrusted_code
+    from export.pipeline import artifact_dir, export_model, stale_formats, untrusted_code
 
     checkpoint = checkpoint_for(spec, checkpoints_dir)
     model_dir = artifact_dir(exports_dir, spec.name)
     note = ""
-    if not reuse and not is_export_current(spec, exports_dir, checkpoint, seed):
+    stale = () if reuse else stale_formats(spec, exports_dir, checkpoint, seed, formats)
+    if stale:
         note = _malformed_manifest(model_dir)
-        foreign = untrusted_code(model_dir)
+        from export.formats import get_format
+
+        replaced = {get_format(fmt).artifact for fmt in stale}
+        foreign = [path for path in untrusted_code(model_dir) if path.name in replaced]
         if foreign and not note:  # said, not done silently: someone else's code was in the results folder
             note = (f"re-exported {spec.name}: replaced {', '.join(p.name for p in foreign)}, which your "
                     "`bench export` did not write (not in your trust store)")
-        export_model(spec, exports_dir, checkpoint=checkpoint, seed=seed)
+        export_model(spec, exports_dir, checkpoint=checkpoint, seed=seed, formats=stale)
     artifacts = read_artifacts(spec, model_dir)
     return replace(artifacts, note=note) if note else artifacts
 
@@ -86,12 +94,16 @@ def read_artifacts(spec: ModelSpec, model_dir: Path) -> ModelArtifacts:
 
     manifest = load_manifest(model_dir)
     entries = manifest.get("formats") or {}
-    failed = {}
+    failed, made = {}, {}
     for fmt in format_names():
         entry = entries.get(fmt)
         if entry is None:
             failed[fmt] = f"{fmt} not exported (absent from {model_dir}/manifest.json)"
         elif entry.get("ok") is not True:
             failed[fmt] = entry.get("reason") or f"{fmt} export failed"
+        else:
+            seconds = entry.get("export_time_s")
+            made[fmt] = (float(seconds) if isinstance(seconds, (int, float)) else None,
+                         str(entry.get("exporter") or fmt))
     return ModelArtifacts(spec.name, Path(model_dir), str(manifest.get("source", "unknown")), failed,
-                          dict(manifest.get("model_kwargs") or {}))
+                          dict(manifest.get("model_kwargs") or {}), made=made)

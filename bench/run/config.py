@@ -158,6 +158,14 @@ class RunConfig:
         return build_paired_cases(self.cases()) if self.paired else []
 
     @property
+    def export_formats(self) -> tuple[str, ...]:
+        """The export formats this run's runtimes load (eager and compile load weights.pt only)."""
+        from bench.runtimes import get_runtime
+
+        formats = (get_runtime(name).export_format for name in self.runtimes)
+        return tuple(dict.fromkeys(fmt for fmt in formats if fmt is not None))
+
+    @property
     def exports_dir(self) -> Path:
         return self.results_dir / "exports"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bench.errors import BenchError
 from bench.records.schema import REFERENCE_RUNTIME
-from bench.runtimes import get_runtime, runtime_names
+from bench.runtimes import default_runtime_names, get_runtime, runtime_names
 from train.registry import CORA_NUM_NODES, get_model, model_names
 
 DEFAULT_BATCH_SIZES = (1, 64)
@@ -67,9 +67,13 @@ def parse_models(text: str | None) -> tuple[str, ...]:
 
 
 def parse_runtimes(text: str | None) -> tuple[str, ...]:
-    """Comma-separated runtime names (all when empty); an unknown one is a BenchError naming valid ones."""
-    names = split_list(text) or runtime_names()
-    return tuple(get_runtime(name).name for name in _unique(names))
+    """Comma-separated runtime names: the default ones when empty, every registered one for `all`; an
+    unknown name is a BenchError naming the valid ones."""
+    names = split_list(text) or default_runtime_names()
+    if "all" in names:
+        names = [*runtime_names(), *names]  # `all,compile` or `onnx,all`: every runtime once, eager first
+        names = [n for n in names if n != "all"]
+    return tuple(_unique(get_runtime(name).name for name in names))  # an alias and its name count once
 
 
 def parse_batch_sizes(text: str | None) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ import importlib
 import pkgutil
 
 from bench.runtimes.base import Runtime, RuntimeDetails, RuntimeUnavailable, Session
-from bench.runtimes.registry import get_runtime, register_runtime, runtime_names
+from bench.runtimes.registry import default_runtime_names, get_runtime, register_runtime, runtime_names
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
@@ -18,6 +18,7 @@ __all__ = [
     "RuntimeDetails",
     "RuntimeUnavailable",
     "Session",
+    "default_runtime_names",
     "get_runtime",
     "register_runtime",
     "runtime_names",

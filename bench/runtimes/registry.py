@@ -29,6 +29,12 @@ def runtime_names() -> list[str]:
     return sorted(_RUNTIMES, key=lambda name: (name != "eager", name))
 
 
+def default_runtime_names() -> list[str]:
+    """The runtimes a run that names none covers: every registered one but those that compile for minutes
+    (`Runtime.default` False), which `--runtimes` names explicitly (or `all`)."""
+    return [name for name in runtime_names() if _RUNTIMES[name].default]
+
+
 def get_runtime(name: str) -> Runtime:
     """The runtime called `name` (or one of its aliases); an unknown name is a BenchError listing the valid
     ones, with the closest first when there is one."""

@@ -16,6 +16,11 @@ def format_names() -> tuple[str, ...]:
     return tuple(f.name for f in EXPORT_FORMATS)
 
 
+def default_format_names() -> tuple[str, ...]:
+    """The formats `bench export` makes when none are named: all but those that compile for minutes."""
+    return tuple(f.name for f in EXPORT_FORMATS if f.default)
+
+
 def get_format(name: str) -> ExportFormat:
     """The format called `name`; an unknown name is a BenchError listing the valid ones."""
     for fmt in EXPORT_FORMATS:
@@ -24,4 +29,4 @@ def get_format(name: str) -> ExportFormat:
     raise BenchError(f"unknown export format {name!r}; choose one of: {', '.join(format_names())}")
 
 
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "Saved", "format_names", "get_format"]
+__all__ = ["EXPORT_FORMATS", "ExportFormat", "Saved", "default_format_names", "format_names", "get_format"]
