@@ -67,11 +67,21 @@ class CheckpointError(BenchError):
 
 
 def train_command(model: str | None) -> str:
-    """The command that writes `model`'s checkpoint: `bench train <dataset> --model <model>`."""
+    """The command that writes `model`'s checkpoint: `bench train <dataset> --model <model>` (for a model
+    that loads another's weights, ModelSpec.weights_of, that other model's)."""
     try:
-        return f"`bench train {get_model(str(model)).dataset} --model {model}`"
+        spec = get_model(str(model))
     except BenchError:  # None, or a name no model has
         return "`bench train <dataset> --model <model>`"
+    return f"`bench train {spec.dataset} --model {spec.weights_of or spec.name}`"
+
+
+def checkpoint_owner(model: str) -> str:
+    """The model whose checkpoint `model` loads: its ModelSpec.weights_of, else itself (unknown: itself)."""
+    try:
+        return get_model(model).weights_of or model
+    except BenchError:
+        return model
 
 
 def retrain_hint(model: str | None) -> str:
@@ -87,7 +97,7 @@ def read_checkpoint(path: Path, model: str | None = None, required: tuple[str, .
     path = Path(path)
     fix = fix or retrain_hint(model)
     if path.is_dir():
-        written = f"<results>/checkpoints/{model or '<model>'}.pt"
+        written = f"<results>/checkpoints/{checkpoint_owner(model) if model else '<model>'}.pt"
         raise CheckpointError(path, "is a directory, not a checkpoint file",
                               f"pass the .pt file {train_command(model)} writes ({written})")
     if not path.is_file():
@@ -104,9 +114,9 @@ def read_checkpoint(path: Path, model: str | None = None, required: tuple[str, .
     owner = payload.get("model")
     if not isinstance(owner, str):
         raise CheckpointError(path, f"has a malformed 'model' entry: {owner!r}", fix)
-    if model is not None and owner != model:
-        raise CheckpointError(path, f"holds weights of model {owner!r}, not {model!r}",
-                              f"pass {model}'s checkpoint, or {retrain_hint(model)}")
+    if model is not None and owner != checkpoint_owner(model):
+        raise CheckpointError(path, f"holds weights of model {owner!r}, not {checkpoint_owner(model)!r}",
+                              f"pass {checkpoint_owner(model)}'s checkpoint, or {retrain_hint(model)}")
     state = payload.get("state_dict")
     if not isinstance(state, dict) or not state or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):

@@ -43,6 +43,8 @@ class ModelSpec:
     is_graph: bool = False
     default_kwargs: dict = field(default_factory=dict)
     label: str = ""  # the name the report gives it ("GCN"); tables fall back to `name`
+    # The model whose trained checkpoint this one loads; it is not trained on its own ("": trained itself).
+    weights_of: str = ""
 
     @property
     def title(self) -> str:

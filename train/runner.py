@@ -12,7 +12,13 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from train.checkpoint import checkpoint_path, library_versions, load_checkpoint, save_checkpoint
+from train.checkpoint import (
+    checkpoint_path,
+    library_versions,
+    load_checkpoint,
+    save_checkpoint,
+    train_command,
+)
 from train.config import TrainConfig
 from train.data.registry import data_key, load_data
 from train.data.splits import Splits
@@ -147,12 +153,16 @@ class ModelReport:
 
 
 def check_model(cfg: TrainConfig) -> ModelSpec:
-    """The spec of `cfg.model`, which must train on `cfg.dataset`."""
+    """The spec of `cfg.model`, which must train on `cfg.dataset` and be trained on its own (a model with
+    `weights_of` loads that model's checkpoint: training it would write a checkpoint nothing reads)."""
     spec = get_model(cfg.model)
+    names = ", ".join(s.name for s in models_for_dataset(cfg.dataset) if not s.weights_of)
     if spec.dataset != cfg.dataset:
-        names = ", ".join(s.name for s in models_for_dataset(cfg.dataset))
         raise BenchError(f"model {cfg.model!r} trains on {spec.dataset}, not {cfg.dataset}; "
                          f"choose one of: {names}")
+    if spec.weights_of:
+        raise BenchError(f"model {cfg.model!r} is not trained on its own: it runs {spec.weights_of}'s "
+                         f"checkpoint; train that with {train_command(cfg.model)}")
     return spec
 
 

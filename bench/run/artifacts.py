@@ -32,9 +32,10 @@ class ModelArtifacts:
 
 
 def checkpoint_for(spec: ModelSpec, checkpoints_dir: Path) -> Path | None:
-    """`<checkpoints_dir>/<model>.pt` when training left one, else None (seeded untrained weights); a folder
-    or other non-file there is a CheckpointError, not a silent fall back to untrained weights."""
-    path = Path(checkpoints_dir) / f"{spec.name}.pt"
+    """`<checkpoints_dir>/<model>.pt` (`<weights_of>.pt` for a model that runs another's weights) when
+    training left one, else None (seeded untrained weights); a folder or other non-file there is a
+    CheckpointError, not a silent fall back to untrained weights."""
+    path = Path(checkpoints_dir) / f"{spec.weights_of or spec.name}.pt"
     if path.exists() and not path.is_file():
         raise CheckpointError(path, "is not a file",
                               f"remove it, or retrain with {train_command(spec.name)}")

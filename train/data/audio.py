@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 import torchaudio
+from torch import nn
 
 SAMPLE_RATE = 16_000  # Hz
 CLIP_SECONDS = 5
@@ -13,13 +14,36 @@ N_FFT, HOP, N_MELS = 400, 160, 64
 N_FRAMES = CLIP_SECONDS * SAMPLE_RATE // HOP + 1  # 501: centred STFT of 5 s at hop 160
 
 
-class LogMel:
-    """WAV file -> (1, 64, 501) log-mel: mono, 16 kHz, 5 s, MelSpectrogram, dB, per-band standardised."""
+class LogMelFrontEnd(nn.Module):
+    """Waveform (batch, 80000) at 16 kHz -> log-mel (batch, 1, 64, 501): MelSpectrogram (power), dB,
+    per-band standardised. The one definition of the features: LogMel (training) and the esc50-wave
+    model (front end in the graph) both run this module. Its STFT window and mel filterbank are
+    non-persistent buffers: fixed by the constants above, so never in a state dict or checkpoint."""
 
     def __init__(self) -> None:
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
-        self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power")
+        super().__init__()
+        ambient = torch.empty(0).device  # the default device, which `with torch.device(...)` sets
+        # Built on the CPU: torchaudio's filterbank calls .item(), which fails on the meta device that
+        # config checks build models on; then moved where the rest of the model is being built.
+        with torch.device("cpu"):
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)
+            self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power")  # top_db None: no clamp
+        for module in self.modules():
+            for name, buffer in list(module.named_buffers(recurse=False)):
+                module.register_buffer(name, buffer, persistent=False)
+        self.to(ambient)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """Features of each clip of `wave` (batch, samples), shape (batch, 1, N_MELS, frames)."""
+        return standardise_bands(self.to_db(self.mel(wave))).unsqueeze(1)
+
+
+class LogMel:
+    """WAV file -> (1, 64, 501) log-mel: mono, 16 kHz, 5 s, then LogMelFrontEnd."""
+
+    def __init__(self) -> None:
+        self.front_end = LogMelFrontEnd()
         self._resamplers: dict[int, torchaudio.transforms.Resample] = {}
 
     def load(self, path: Path) -> torch.Tensor:
@@ -39,8 +63,7 @@ class LogMel:
 
     def __call__(self, path: Path) -> torch.Tensor:
         """Features of one clip, shape (1, N_MELS, N_FRAMES)."""
-        db = self.to_db(self.mel(self.load(path)))
-        return standardise_bands(db)
+        return self.front_end(self.load(path))[0]
 
 
 def standardise_bands(spec: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
