@@ -12,10 +12,11 @@ from bench.measure.devices import default_threads
 from bench.report.console import err, print_tables
 from bench.report.progress import RunProgress
 from bench.report.render import check_format
-from bench.report.tables import run_notes, run_table
+from bench.report.tables import first_result_table, run_notes, run_table
 from bench.report.tensorboard import log_benchmark
 from bench.run.config import RunConfig
 from bench.run.runner import run_benchmarks
+from bench.runtimes import get_runtime
 
 
 def run(
@@ -82,8 +83,12 @@ def run(
     with RunProgress(err) as progress:
         outcome = run_benchmarks(config, on_event=progress.update)
     notes = run_notes(config.threads, outcome.foreign_cpu_share, outcome.json_path)
-    print_tables([run_table(outcome.rows, config.device, notes=notes, wide=wide)], fmt,
-                 hint=WIDE_HINT if wide else COMPACT_HINT)
+    tables = [run_table(outcome.rows, config.device, notes=notes, wide=wide)]
+    startup = first_result_table(outcome.rows, config.device)
+    # Shown where start-up decides (a runtime that compiles) or when every column is asked for.
+    if startup is not None and (wide or any(not get_runtime(name).default for name in config.runtimes)):
+        tables.append(startup)
+    print_tables(tables, fmt, hint=WIDE_HINT if wide else COMPACT_HINT)
     if tensorboard and outcome.json_path is not None:
         logged = log_benchmark(outcome.json_path, config.results_dir / "runs" / "bench")
         err.print(f"TensorBoard: {logged} (tensorboard --logdir {config.results_dir / 'runs'})",

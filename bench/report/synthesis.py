@@ -21,7 +21,14 @@ from bench.report.provenance import (
     weights_cell,
 )
 from bench.report.providers import mark_providers
-from bench.report.tables import RUNTIME_SHORT, environment_table, run_command, run_table, sources_notes
+from bench.report.tables import (
+    RUNTIME_SHORT,
+    environment_table,
+    first_result_table,
+    run_command,
+    run_table,
+    sources_notes,
+)
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.data.registry import dataset_names, get_dataset
 from train.registry import models_for_dataset
@@ -416,9 +423,24 @@ def benchmark_tables(bench: BenchmarkResults, models: Sequence[str], wide: bool 
     rows = [b for b in bench.rows if b.model in models]
     devices = sorted({b.device for b in rows}, key=lambda d: (d != "cpu", d)) or ["cpu"]
     tables = [run_table(rows, device, models, wide=wide) for device in devices]
+    # Time to first result where a runtime compiles (start-up decides there), or with every column.
+    startup = [first_result_table(rows, device) for device in devices
+               if wide or any(not _is_default_runtime(r.runtime) for r in rows if r.device == device)]
+    tables += [table for table in startup if table is not None]
     if len(devices) > 1:
         tables.append(cross_device_table(bench, rows, devices, wide=wide))
     return tables
+
+
+def _is_default_runtime(name: str) -> bool:
+    """Whether `name` is among the runtimes a plain run covers (an unknown, older name counts as one)."""
+    from bench.errors import BenchError
+    from bench.runtimes import get_runtime
+
+    try:
+        return get_runtime(name).default
+    except BenchError:
+        return True
 
 
 def cross_device_table(bench: BenchmarkResults, rows: Sequence[ResultRow],

@@ -83,6 +83,59 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
                      tuple(lines), sections=True)
 
 
+FIRST_RESULT_COLUMNS = (
+    Column("model", align="left", wrap=False, key=True),
+    Column("runtime", align="left", wrap=False, key=True, short=RUNTIME_SHORT), Column("batch", key=True),
+    Column("export s", ".2f"), Column("load s", ".2f"), Column("1st call ms", ".2f"),
+    Column("total s", ".2f"), Column("p50 ms", ".3f"), Column("repaid after", ",.0f", unit=" calls"),
+)
+
+
+def first_result_table(rows: Sequence[ResultRow], device: str) -> TableData | None:
+    """Time to first result per model × runtime on `device` (None when no row recorded it): making the
+    artifact (its export, from the manifest), loading it (compile included where a runtime compiles at
+    load), the first call; and after how many calls a faster runtime has repaid its start-up over eager.
+    Each model × runtime's first size in the run: the one whose session was freshly loaded."""
+    first: dict[tuple[str, str], ResultRow] = {}
+    for r in rows:
+        if r.device == device and r.status == "ok" and isinstance(r.extra.get("first_result"), dict):
+            first.setdefault((r.model, r.runtime), r)
+    if not first:
+        return None
+    out = []
+    for (model, runtime), r in first.items():
+        startup = r.extra["first_result"]
+        eager = first.get((model, REFERENCE_RUNTIME))
+        repaid, note = _repaid_after(r, eager)
+        compile_s = startup.get("compile_s")
+        if isinstance(compile_s, (int, float)):
+            note = "; ".join(filter(None, [f"load includes a {compile_s:.1f} s compile", note]))
+        out.append(Row((model, runtime, r.batch, startup.get("export_s"), startup.get("load_s"),
+                        startup["first_call_s"] * 1e3, startup["total_s"], r.p50_ms, repaid), note))
+    notes = ("export s: making the artifact, as its manifest recorded it (none for eager and compile: they "
+             "load weights.pt); load s: reading it here (torch.compile compiles in it); 1st call: the first "
+             "call at that batch; total: their sum, the time to a first result",
+             "repaid after: calls at that batch after which the runtime's faster calls have paid back its "
+             "longer start-up over eager's (p50 difference); — where it starts no slower or never runs "
+             "faster")
+    return TableData(f"first_result.{device}", f"Time to first result on {device}", FIRST_RESULT_COLUMNS,
+                     tuple(out), notes, sections=True)
+
+
+def _repaid_after(r: ResultRow, eager: ResultRow | None) -> tuple[Cell, str]:
+    """(calls after which `r` has paid back its extra start-up over eager, a note when it never does)."""
+    if eager is None or r.runtime == REFERENCE_RUNTIME or r.p50_ms is None or eager.p50_ms is None \
+            or eager.batch != r.batch:
+        return None, ""
+    extra_s = r.extra["first_result"]["total_s"] - eager.extra["first_result"]["total_s"]
+    saved_s = (eager.p50_ms - r.p50_ms) / 1e3
+    if extra_s <= 0:
+        return None, ""  # ready no later than eager: nothing to repay
+    if saved_s <= 0:
+        return None, "never repaid: no faster than eager per call"
+    return extra_s / saved_s, ""
+
+
 TRAINED_COLUMN = Column("trained", align="left", wrap=False)
 
 
