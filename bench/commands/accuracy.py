@@ -23,12 +23,16 @@ def accuracy(
     fmt: str = FORMAT,
     download: bool = DOWNLOAD,
     threads: int | None = THREADS,
+    runtimes: str = typer.Option(
+        "", "--runtimes",
+        help="Comma-separated runtimes, or all (default: eager, torchscript, onnxruntime, as `bench run`); "
+             "eager is always measured: the others are read against it."),
 ) -> None:
-    """Re-measure each trained model's test accuracy through every runtime; save results/accuracy/."""
+    """Re-measure each trained model's test accuracy through each runtime; save results/accuracy/."""
     check_format(fmt)
     outcome = measure_accuracy(
         models, data_dir or default_data_dir(), results_dir, download=download,
-        threads=threads if threads is not None else default_threads(),
+        threads=threads if threads is not None else default_threads(), runtimes=runtimes,
         on_model=lambda name: err.print(f"measuring {name} …", markup=False, highlight=False),
     )
     print_tables([accuracy_table(outcome.rows, outcome.json_path)], fmt)

@@ -14,8 +14,8 @@ from torch_geometric.data import Data
 
 from bench.records.schema import REFERENCE_RUNTIME
 from bench.run.artifacts import ensure_exported
-from bench.run.selection import parse_models
-from bench.runtimes import RuntimeUnavailable, Session, get_runtime, runtime_names
+from bench.run.selection import parse_models, parse_runtimes
+from bench.runtimes import RuntimeUnavailable, Session, default_runtime_names, get_runtime
 from train.checkpoint import CheckpointError, checkpoint_path, fit_model, read_checkpoint, retrain_hint
 from train.config import TrainConfig, build_config
 from train.data.registry import data_key, load_data
@@ -52,10 +52,14 @@ class AccuracyOutcome:
 
 
 def measure_accuracy(models: str | Sequence[str] | None, data_dir: Path, results_dir: Path, *,
-                     download: bool = True, threads: int = 1,
+                     download: bool = True, threads: int = 1, runtimes: str | None = None,
                      on_model: Callable[[str], None] | None = None) -> AccuracyOutcome:
-    """Measure each requested model with a checkpoint through every runtime; write results/accuracy/."""
+    """Measure each requested model with a checkpoint through each of `runtimes` (comma-separated, or
+    `all`; default: the default runtimes, as `bench run`); write results/accuracy/."""
     names = parse_models(models if isinstance(models, str) or models is None else ",".join(models))
+    chosen = parse_runtimes(runtimes)
+    if REFERENCE_RUNTIME not in chosen:
+        chosen = (REFERENCE_RUNTIME, *chosen)  # every other runtime's accuracy is read against eager's
     results_dir = Path(results_dir)
     for folder in (results_dir / "accuracy", results_dir / "exports"):
         ensure_output_dir(folder)  # an unwritable results folder fails now, not after every model ran
@@ -64,7 +68,8 @@ def measure_accuracy(models: str | Sequence[str] | None, data_dir: Path, results
     for name in names:
         if on_model is not None:
             on_model(name)
-        rows += model_rows(get_model(name), Path(data_dir), results_dir, download, threads, data_cache)
+        rows += model_rows(get_model(name), Path(data_dir), results_dir, download, threads, data_cache,
+                           runtimes=chosen)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     # Claimed when written (exclusive create): checks finishing in the same second each keep their file.
     target = write_unique(results_dir / "accuracy" / f"{stamp}.json", json_text({
@@ -79,8 +84,13 @@ def measure_accuracy(models: str | Sequence[str] | None, data_dir: Path, results
 
 
 def model_rows(spec: ModelSpec, data_dir: Path, results_dir: Path, download: bool, threads: int,
-               data_cache: dict[tuple, Splits | Data] | None = None) -> list[AccuracyRow]:
+               data_cache: dict[tuple, Splits | Data] | None = None,
+               runtimes: Sequence[str] | None = None) -> list[AccuracyRow]:
     """One row per runtime for `spec`, or a single row saying why it cannot be measured."""
+    if spec.weights_of:  # esc50-wave: esc50-cnn's weights; the test split holds features, not waveforms
+        return [AccuracyRow(spec.name, spec.dataset, None, None, None, None, None, None,
+                            f"runs {spec.weights_of}'s weights on raw audio, and the test split is stored as "
+                            f"features: measure {spec.weights_of} (`bench accuracy --models {spec.weights_of}`)")]
     ckpt = checkpoint_path(results_dir, spec.name)
     if not ckpt.is_file():
         return [AccuracyRow(spec.name, spec.dataset, None, None, None, None, None, None,
@@ -93,12 +103,15 @@ def model_rows(spec: ModelSpec, data_dir: Path, results_dir: Path, download: boo
     if key not in cache:
         cache[key] = load_data(cfg, data_dir, download)
     test = _test_batches(spec, cfg, cache[key])
-    artifacts = ensure_exported(spec, results_dir / "exports", results_dir / "checkpoints")
+    runtimes = tuple(runtimes) if runtimes is not None else tuple(default_runtime_names())
+    formats = tuple(dict.fromkeys(f for f in (get_runtime(n).export_format for n in runtimes) if f))
+    artifacts = ensure_exported(spec, results_dir / "exports", results_dir / "checkpoints",
+                                formats=formats or None)
 
     rows: list[AccuracyRow] = []
     eager: torch.Tensor | None = None
     eager_acc = 0.0
-    for runtime_name in runtime_names():
+    for runtime_name in runtimes:
         runtime = get_runtime(runtime_name)
         base = dict(model=spec.name, dataset=spec.dataset, runtime=runtime_name,
                     checkpoint_test_acc=recorded)
