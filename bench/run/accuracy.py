@@ -89,8 +89,9 @@ def model_rows(spec: ModelSpec, data_dir: Path, results_dir: Path, download: boo
     """One row per runtime for `spec`, or a single row saying why it cannot be measured."""
     if spec.weights_of:  # esc50-wave: esc50-cnn's weights; the test split holds features, not waveforms
         return [AccuracyRow(spec.name, spec.dataset, None, None, None, None, None, None,
-                            f"runs {spec.weights_of}'s weights on raw audio, and the test split is stored as "
-                            f"features: measure {spec.weights_of} (`bench accuracy --models {spec.weights_of}`)")]
+                            f"runs {spec.weights_of}'s weights on raw audio, and the test split is stored "
+                            f"as features: measure {spec.weights_of} "
+                            f"(`bench accuracy --models {spec.weights_of}`)")]
     ckpt = checkpoint_path(results_dir, spec.name)
     if not ckpt.is_file():
         return [AccuracyRow(spec.name, spec.dataset, None, None, None, None, None, None,
