@@ -12,7 +12,7 @@ from bench.measure.devices import default_threads
 from bench.report.console import err, print_tables
 from bench.report.progress import RunProgress
 from bench.report.render import check_format
-from bench.report.tables import first_result_table, run_notes, run_table
+from bench.report.tables import first_result_table, front_end_table, run_notes, run_table
 from bench.report.tensorboard import log_benchmark
 from bench.run.config import RunConfig
 from bench.run.runner import run_benchmarks
@@ -88,6 +88,9 @@ def run(
     # Shown where start-up decides (a runtime that compiles) or when every column is asked for.
     if startup is not None and (wide or any(not get_runtime(name).default for name in config.runtimes)):
         tables.append(startup)
+    front_end = front_end_table(outcome.rows, config.device)
+    if front_end is not None:
+        tables.append(front_end)
     print_tables(tables, fmt, hint=WIDE_HINT if wide else COMPACT_HINT)
     if tensorboard and outcome.json_path is not None:
         logged = log_benchmark(outcome.json_path, config.results_dir / "runs" / "bench")

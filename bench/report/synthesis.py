@@ -25,6 +25,7 @@ from bench.report.tables import (
     RUNTIME_SHORT,
     environment_table,
     first_result_table,
+    front_end_table,
     run_command,
     run_table,
     sources_notes,
@@ -427,6 +428,7 @@ def benchmark_tables(bench: BenchmarkResults, models: Sequence[str], wide: bool 
     startup = [first_result_table(rows, device) for device in devices
                if wide or any(not _is_default_runtime(r.runtime) for r in rows if r.device == device)]
     tables += [table for table in startup if table is not None]
+    tables += [table for table in (front_end_table(rows, device) for device in devices) if table is not None]
     if len(devices) > 1:
         tables.append(cross_device_table(bench, rows, devices, wide=wide))
     return tables

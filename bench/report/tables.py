@@ -136,6 +136,45 @@ def _repaid_after(r: ResultRow, eager: ResultRow | None) -> tuple[Cell, str]:
     return extra_s / saved_s, ""
 
 
+FRONT_END_COLUMNS = (
+    Column("model", align="left", wrap=False, key=True),
+    Column("runtime", align="left", wrap=False, key=True, short=RUNTIME_SHORT), Column("batch", key=True),
+    Column("with front end ms", ".3f"), Column("without ms", ".3f"), Column("front end ms/clip", ".3f"),
+    Column("share", ".0%"),
+)
+
+
+def front_end_table(rows: Sequence[ResultRow], device: str) -> TableData | None:
+    """What preprocessing inside the graph costs: each model that runs another's weights on raw input
+    (esc50-wave: esc50-cnn behind the log-mel front end) against that model, same runtime and batch, from
+    the same rows; a runtime that could not run the front end shows why. None when no pair ran."""
+    from train.registry import model_names
+
+    ok = {(r.model, r.runtime, r.batch): r for r in rows if r.device == device and r.status == "ok"}
+    out = []
+    for name in model_names():
+        base = get_model(name).weights_of
+        if not base:
+            continue
+        for r in rows:
+            if r.device != device or r.model != name:
+                continue
+            without = ok.get((base, r.runtime, r.batch))
+            if r.status != "ok" or r.p50_ms is None:
+                out.append(Row((name, r.runtime, r.batch, None, None, None, None),
+                               f"{r.status}: {r.reason}", style="yellow"))
+            elif without is not None and without.p50_ms is not None:
+                cost = r.p50_ms - without.p50_ms
+                out.append(Row((name, r.runtime, r.batch, r.p50_ms, without.p50_ms, cost / r.batch,
+                                cost / r.p50_ms), f"vs {base}"))
+    if not out:
+        return None
+    notes = ("front end ms/clip: (p50 with the front end − p50 of the same network on precomputed features) "
+             "÷ batch, same runtime and run; share: of the whole call",)
+    return TableData(f"front_end.{device}", f"Preprocessing in the graph on {device}", FRONT_END_COLUMNS,
+                     tuple(out), notes, sections=True)
+
+
 TRAINED_COLUMN = Column("trained", align="left", wrap=False)
 
 

@@ -124,3 +124,21 @@ def test_a_run_compiles_with_a_cold_inductor_cache_unless_the_user_chose_one(tmp
     with compiler_cache(tmp_path):
         assert os.environ[INDUCTOR_CACHE_ENV] == mine
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_front_end_costs_the_difference_with_the_network_on_features_per_clip():
+    from bench.report.tables import front_end_table
+
+    def row(model: str, runtime: str, batch: int, p50_ms: float | None, status: str = "ok") -> ResultRow:
+        return ResultRow(model, runtime, "cpu", batch, "samples", status,
+                         reason="" if status == "ok" else "export failed: STFT",
+                         extra={} if p50_ms is None else {"p50_ms": p50_ms})
+
+    rows = [row("esc50-cnn", "eager", 64, 1000.0), row("esc50-wave", "eager", 64, 1320.0),
+            row("esc50-cnn", "onnxruntime", 64, 500.0), row("esc50-wave", "onnxruntime", 64, None, "skipped")]
+    table = front_end_table(rows, "cpu")
+    by_runtime = {r.cells[1]: r for r in table.rows}
+    assert by_runtime["eager"].cells[5] == pytest.approx(320.0 / 64)  # ms per clip
+    assert by_runtime["eager"].cells[6] == pytest.approx(320.0 / 1320.0)
+    assert "STFT" in by_runtime["onnxruntime"].note  # the runtime that could not take it says why
+    assert front_end_table(rows[:1], "cpu") is None
