@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bench.errors import BenchError
-from bench.runtimes import RuntimeUnavailable, get_runtime, runtime_names
+from bench.runtimes import RuntimeUnavailable, default_runtime_names, get_runtime, runtime_names
 from export.parity import DEFAULT_ATOL, DEFAULT_RTOL
 from train.registry import get_model
 
@@ -17,7 +17,8 @@ def model_dir(mnist_mlp_results):
     return mnist_mlp_results / "exports" / "mnist-mlp"
 
 
-@pytest.mark.parametrize("runtime", runtime_names())
+# The default runtimes; those that compile (aoti, compile) have their own tests, which compile once.
+@pytest.mark.parametrize("runtime", default_runtime_names())
 def test_runtime_matches_eager_on_cpu(runtime, model_dir):
     inputs = SPEC.example_inputs(3, seed=5)
     reference = get_runtime("eager").load(SPEC, model_dir, torch.device("cpu"), 1).run(inputs)
@@ -60,7 +61,8 @@ def test_thread_count_must_be_positive(model_dir):
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("runtime", [pytest.param(name, marks=pytest.mark.ort_cuda) if name == "onnxruntime"
-                                     else name for name in runtime_names()])
+                                     else name for name in runtime_names()
+                                     if "cuda" in get_runtime(name).devices])
 def test_runtime_runs_on_cuda_and_matches_eager(runtime, model_dir):
     device = torch.device("cuda")
     inputs = SPEC.example_inputs(4, seed=5)
