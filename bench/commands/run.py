@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from bench.commands.options import COMPACT_HINT, FORMAT, MODELS, THREADS, WIDE, WIDE_HINT
+from bench.errors import BenchError
 from bench.measure.contention import CONTENDED_SHARE
 from bench.measure.devices import default_threads
 from bench.report.console import err, print_tables
@@ -103,6 +104,8 @@ def run(
         err.print(f"nothing was timed, so no JSON was written ({outcome.wall_s:.1f} s)", markup=False)
     else:
         err.print(f"wrote {outcome.json_path} in {outcome.wall_s:.1f} s", markup=False, highlight=False)
+    if outcome.unexportable:  # a tool is missing: the other rows ran, and the user hears what to install
+        raise BenchError("; ".join(outcome.unexportable.values()))
     if outcome.failed:
         err.print(f"{len(outcome.failed)} case(s) failed; see {outcome.log_path}",
                   markup=False, highlight=False)

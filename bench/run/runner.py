@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -55,6 +55,9 @@ class RunOutcome:
     rows: list[ResultRow]
     wall_s: float
     foreign_cpu_share: float  # 0-1: CPU other processes took while the suites ran (measure.contention)
+    # export format -> why it cannot be made on this machine (a tool missing): its rows were skipped, the
+    # others ran, and `bench run` exits 2 naming what to install
+    unexportable: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[ResultRow]:
@@ -118,12 +121,14 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
         # pytest-benchmark writes no JSON when nothing was timed (every case skipped or failed).
         empty = {"benchmarks": [], "bench": {"schema_version": SCHEMA_VERSION, "outcomes": outcomes}}
         rows = list(parse_run(empty).rows)
-        return RunOutcome(None, log_target, rows, time.perf_counter() - started, contention)
+        return RunOutcome(None, log_target, rows, time.perf_counter() - started, contention,
+                          unexportable_formats(config, rows))
     data = json.loads(raw)
     data.setdefault("bench", {})["foreign_cpu_share"] = round(contention, 4)
     target = _save_json(log_target, data)
     rows = list(parse_run(data, target).rows)
-    return RunOutcome(target, log_target, rows, time.perf_counter() - started, contention)
+    return RunOutcome(target, log_target, rows, time.perf_counter() - started, contention,
+                      unexportable_formats(config, rows))
 
 
 @contextlib.contextmanager
@@ -211,6 +216,17 @@ def _finished(benchmark: dict, done: set) -> bool:
         return row_key(benchmark.get("extra_info") or {}) in done
     except (KeyError, TypeError, ValueError):
         return False
+
+
+def unexportable_formats(config: RunConfig, rows: list[ResultRow]) -> dict[str, str]:
+    """The formats this run needed that cannot be made here, with why (e.g. no C++ compiler): those whose
+    rows were skipped (an artifact made elsewhere still runs, and needs no tool)."""
+    from bench.runtimes import get_runtime
+    from export.formats import get_format
+
+    skipped = {get_runtime(r.runtime).export_format for r in rows if r.status == "skipped"}
+    reasons = {fmt: get_format(fmt).unavailable_reason() for fmt in config.export_formats if fmt in skipped}
+    return {fmt: reason for fmt, reason in reasons.items() if reason}
 
 
 def export_missing(config: RunConfig, emit: OnEvent) -> dict[str, str]:

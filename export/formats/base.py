@@ -40,6 +40,11 @@ class ExportFormat(ABC):
     # only torch and `load_needs`: it must load the file as the runtime does, on the CPU.
     reload_source: ClassVar[str]
 
+    def unavailable_reason(self) -> str:
+        """Why this format cannot be exported here ("" when it can), e.g. no C++ compiler for AOTInductor;
+        one line naming what to install. `save` raises with the same line."""
+        return ""
+
     @abstractmethod
     def save(self, model: nn.Module, spec: ModelSpec, example: Inputs, path: Path) -> Saved:
         """Capture eval `model` on `example` and write it to `path` (atomically); raise on failure."""
