@@ -141,7 +141,7 @@ def get_model(name: str) -> ModelSpec:
             from None
 
 
-def models_for_dataset(dataset: str) -> list[ModelSpec]:
-    """Registered models trained on `dataset`."""
+def models_for_dataset(dataset: str, trained_only: bool = False) -> list[ModelSpec]:
+    """Registered models of `dataset`; `trained_only`: only those `bench train` trains (no `weights_of`)."""
     _ensure_loaded()
-    return [s for s in _REGISTRY.values() if s.dataset == dataset]
+    return [s for s in _REGISTRY.values() if s.dataset == dataset and not (trained_only and s.weights_of)]

@@ -156,7 +156,7 @@ def check_model(cfg: TrainConfig) -> ModelSpec:
     """The spec of `cfg.model`, which must train on `cfg.dataset` and be trained on its own (a model with
     `weights_of` loads that model's checkpoint: training it would write a checkpoint nothing reads)."""
     spec = get_model(cfg.model)
-    names = ", ".join(s.name for s in models_for_dataset(cfg.dataset) if not s.weights_of)
+    names = ", ".join(s.name for s in models_for_dataset(cfg.dataset, trained_only=True))
     if spec.dataset != cfg.dataset:
         raise BenchError(f"model {cfg.model!r} trains on {spec.dataset}, not {cfg.dataset}; "
                          f"choose one of: {names}")

@@ -21,7 +21,7 @@ from train.config import configs_for
 from train.data.audio import HOP, N_FFT, N_MELS, SAMPLE_RATE, LogMel, LogMelFrontEnd, standardise_bands
 from train.data.esc50 import compute_features, read_meta
 from train.errors import BenchError
-from train.registry import get_model, model_names
+from train.registry import get_model, model_names, models_for_dataset
 from train.runner import RunOptions, train_models
 
 SMALL = {"channels": [4, 8, 8], "kernel_size": 3}  # not the defaults: the checkpoint's kwargs must carry over
@@ -88,6 +88,8 @@ def test_front_end_builds_on_the_meta_device_config_checks_use() -> None:
 
 def test_bench_train_never_trains_it(tmp_path: Path) -> None:
     assert all("esc50-wave" not in cfg.model for cfg in configs_for("esc50"))  # the default list
+    assert [s.name for s in models_for_dataset("esc50", trained_only=True)] == ["esc50-cnn"]
+    assert [s.name for s in models_for_dataset("esc50")] == ["esc50-cnn", "esc50-wave"]  # both benchmarked
     assert train_command("esc50-wave") == "`bench train esc50 --model esc50-cnn`"
     configs = configs_for("esc50", ["esc50-cnn", "esc50-wave"])
     options = RunOptions(data_dir=tmp_path / "data", results_dir=tmp_path / "results", download=False)
