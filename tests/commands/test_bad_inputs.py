@@ -314,7 +314,7 @@ CUDA_MISSING = "CUDA is not available"
 BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
     # (input, setup returning argv or a library call, fragment of the one error line)
     ("unknown model", run("--models", "mnist-mlp,nope"),
-     "unknown model 'nope'; choose one of: cora-mlp, cora-gcn, cora-sage, esc50-cnn, mnist-mlp"),
+     "unknown model 'nope'; choose one of: cora-mlp, cora-gcn, cora-sage, esc50-cnn, esc50-wave, mnist-mlp"),
     ("unknown dataset", train("imagenet"),
      "unknown dataset 'imagenet'; choose one of: cora, esc50, mnist, cifar100"),
     ("unknown runtime", run("--runtimes", "tvm"),
