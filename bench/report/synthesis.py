@@ -315,7 +315,8 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
     seed_sets = {tuple(run["config"].get("seed") for run in record.runs) for record in training.values()}
     common_seeds = next(iter(seed_sets)) if len(seed_sets) == 1 else None
     rows = []
-    for name in models if models is not None else [spec.name for spec in models_for_dataset(dataset)]:
+    trained = [spec.name for spec in models_for_dataset(dataset, trained_only=True)]  # esc50-wave is not
+    for name in models if models is not None else trained:
         record = training.get(name)
         if record is None:
             rows.append(Row((name, *[NOT_RUN] * 7, *([None] if target is not None else []), None, None),

@@ -20,7 +20,9 @@ from train.errors import BenchError
 
 def test_first_cora_processing_prints_nothing(tmp_path):
     data = copy_shared("cora", tmp_path / "data")
-    shutil.rmtree(data / "cora" / "pyg")  # the raw files only: PyG processes them on this first load
+    # The raw files only (../shared/data/cora holds no processed pyg/ folder; a copy that did would lose it
+    # here): PyG processes them on this first load.
+    shutil.rmtree(data / "cora" / "pyg", ignore_errors=True)
     # In a process of its own, without pytest's marker: PyG prints its progress only outside tests.
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     code = ("from pathlib import Path; from train.data.cora import load_cora; "
