@@ -28,16 +28,27 @@ class EagerRuntime(Runtime):
              options: Mapping[str, object] | None = None) -> Session:
         path = self.artifact_path(model_dir, device, trust=trust)
         set_torch_threads(threads)  # before loading: torch.load may use them
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model = spec.build(seed=0, **_model_kwargs(model_dir))
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[0]
-            raise BenchError(f"{path} does not fit {spec.name}: {first}; re-run `bench export`") from exc
-        recipe = "spec.build() + load_state_dict(weights.pt); eval(); torch.inference_mode()"
+        model = load_eager_module(spec, model_dir, path)
+        recipe = f"{EAGER_RECIPE}; torch.inference_mode()"
         return torch_session(model.to(device).eval(), runtime=self.name, backend="torch", device=device,
                              recipe=recipe, path=path, threads=threads)
+
+
+# How the eager module is made from weights.pt; the compile runtime compiles this same module.
+EAGER_RECIPE = "spec.build() + load_state_dict(weights.pt); eval()"
+
+
+def load_eager_module(spec: ModelSpec, model_dir: Path, path: Path) -> torch.nn.Module:
+    """`spec`'s module, built as the weights were exported (the manifest's model_kwargs), with the state
+    dict at `path` loaded, on the CPU; a BenchError when the weights do not fit it."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = spec.build(seed=0, **_model_kwargs(model_dir))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise BenchError(f"{path} does not fit {spec.name}: {first}; re-run `bench export`") from exc
+    return model.eval()
 
 
 def _model_kwargs(model_dir: Path) -> dict:
