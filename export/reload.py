@@ -13,7 +13,7 @@ import torch
 
 from export.cases import parity_cases, stack_outputs
 from export.checkpoint import load_weights
-from export.formats import ExportFormat, format_names, get_format
+from export.formats import ExportFormat, default_format_names, format_names, get_format
 from export.layout import WEIGHTS_FILE, load_manifest
 from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, Parity, compare_outputs
 from train.fileio import torch_save
@@ -70,10 +70,11 @@ class FreshReload:
 
 
 def verify_in_fresh_process(*model_dirs: Path, timeout_s: float = 600.0) -> list[FreshReload]:
-    """Reload model.ts / model.onnx of each export folder in ONE child process and compare to eager."""
+    """Reload the default formats' artifacts (model.ts / model.onnx) of each export folder in ONE child
+    process and compare to eager."""
     manifests = [(load_manifest(d), Path(d)) for d in model_dirs]
     items = [(get_model(m["model"]), d, m.get("model_kwargs") or {}) for m, d in manifests]
-    return verify_artifacts(items, timeout_s=timeout_s)
+    return verify_artifacts(items, default_format_names(), timeout_s=timeout_s)
 
 
 def verify_artifacts(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from export.formats.aoti import AotiFormat
 from export.formats.base import ExportFormat, Saved
 from export.formats.onnx_model import OnnxFormat
 from export.formats.torchscript import TorchScriptFormat
 from train.errors import BenchError
 
 # The one list. Adding a format: its module, and one line here.
-EXPORT_FORMATS: tuple[ExportFormat, ...] = (TorchScriptFormat(), OnnxFormat())
+EXPORT_FORMATS: tuple[ExportFormat, ...] = (TorchScriptFormat(), OnnxFormat(), AotiFormat())
 
 
 def format_names() -> tuple[str, ...]:
