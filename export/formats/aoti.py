@@ -178,7 +178,9 @@ def run(path, names, cases):
         with quiet_inductor():
             from torch._inductor import aoti_compile_and_package
         started = time.perf_counter()
-        with quiet_inductor():
+        # What inductor warns (e.g. that complex operators, an STFT's, stay eager) goes in the manifest.
+        with quiet_inductor(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
             program = torch.export.export(model.eval(), example, dynamic_shapes=dynamic_shapes(spec))
             exported = time.perf_counter()
             # A buffer: aoti_compile_and_package only writes paths ending in .pt2, atomic_path's are .tmp.
@@ -197,6 +199,8 @@ def run(path, names, cases):
             "device": str(metadata.get("AOTI_DEVICE_KEY", "cpu")),
             "cpu_isa": str(metadata.get("AOTI_CPU_ISA", "")),
             "dynamic_shapes": {t.name: t.dynamic_dims() for t in spec.inputs if t.dynamic_dims()},
+            "compile_warnings": list(dict.fromkeys(
+                str(w.message) for w in caught if issubclass(w.category, UserWarning))),
             "load_recipe": LOAD_RECIPE,
         })
 

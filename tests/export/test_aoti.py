@@ -56,6 +56,7 @@ def test_the_manifest_records_times_versions_compiler_and_both_reloads(model_dir
     assert entry["dynamic_threads"] is True and entry["device"] == "cpu"
     assert Path(entry["compiler"]["path"]).is_file() and entry["compiler"]["version"]
     assert entry["cpu_isa"] and entry["dynamic_shapes"] == {"image": {"0": "batch"}}
+    assert entry["compile_warnings"] == []  # inductor had nothing to say about this model
     assert entry["parity"]["passed"]
     # The pipeline's clean-interpreter reload (export/reload.verify_artifacts): torch alone loads it.
     assert entry["fresh_process"]["ok"], entry["fresh_process"]
