@@ -73,6 +73,15 @@ def test_the_package_is_compiled_as_recorded(model_dir: Path):
     assert "aoti_torch_cpu_addmm" in wrapper and "_linear_pointwise" not in wrapper
 
 
+def test_the_kernels_take_the_callers_thread_count(model_dir: Path):
+    """No thread count baked in at export: inductor would write `num_threads(N)` with the exporting process's
+    N into each parallel kernel (and no OpenMP at all for N = 1), whatever `--threads` says later."""
+    with zipfile.ZipFile(model_dir / "model.pt2") as archive:
+        kernels = "".join(archive.read(n).decode() for n in archive.namelist() if n.endswith("kernel.cpp"))
+    assert "#pragma omp parallel" in kernels  # the ReLU kernel
+    assert "num_threads(" not in kernels
+
+
 @pytest.mark.parametrize("batch", [1, 3, 64])
 def test_the_runtime_matches_eager_on_batches_unlike_the_export(model_dir: Path, batch: int):
     inputs = SPEC.example_inputs(batch, seed=batch)
