@@ -32,7 +32,7 @@ def test_unknown_device_names_the_valid_ones():
 def test_unknown_model_and_runtime_list_valid_names():
     with pytest.raises(BenchError, match="unknown model 'nope'; choose one of: .*mnist-mlp"):
         parse_models("mnist-mlp,nope")
-    with pytest.raises(BenchError, match="unknown runtime .tvm.; choose one of: eager, onnxruntime"):
+    with pytest.raises(BenchError, match="unknown runtime .tvm.; choose one of: eager, aoti, compile"):
         parse_runtimes("tvm")
 
 

@@ -3,12 +3,14 @@
 import pytest
 
 from bench.errors import BenchError
-from bench.runtimes import Runtime, get_runtime, register_runtime, runtime_names
+from bench.runtimes import Runtime, default_runtime_names, get_runtime, register_runtime, runtime_names
 
 
 def test_builtin_runtimes_eager_first():
-    assert runtime_names() == ["eager", "onnxruntime", "torchscript"]
+    assert runtime_names() == ["eager", "aoti", "compile", "onnxruntime", "torchscript"]
     assert get_runtime("onnxruntime").artifact == "model.onnx"
+    # Those that compile for seconds to minutes per model run only when named.
+    assert default_runtime_names() == ["eager", "onnxruntime", "torchscript"]
 
 
 def test_duplicate_name_is_refused():
@@ -24,7 +26,7 @@ def test_duplicate_name_is_refused():
 
 
 def test_unknown_runtime_lists_the_valid_names():
-    expected = "unknown runtime 'tensorrt'; choose one of: eager, onnxruntime, torchscript"
+    expected = "unknown runtime 'tensorrt'; choose one of: eager, aoti, compile, onnxruntime, torchscript"
     with pytest.raises(BenchError, match=expected):
         get_runtime("tensorrt")
 
