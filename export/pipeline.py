@@ -125,7 +125,8 @@ def stale_formats(spec: ModelSpec, out_dir: Path, checkpoint: Path | None, seed:
                   formats: Sequence[str] | None = None) -> tuple[str, ...]:
     """Which of `formats` (default: the default formats) must be exported again: all of them when the
     weights are missing, changed or from another source; else those absent, failed, altered on disk, or
-    code this user's trust store does not know (exported elsewhere, or swapped along with its sha256)."""
+    code this user's trust store does not know (exported elsewhere, or swapped along with its sha256), or
+    made by tools that no longer load it (an AOTInductor package of another torch)."""
     wanted = tuple(fmt.name for fmt in _check_formats(formats))
     model_dir = artifact_dir(out_dir, spec.name)
     try:
@@ -147,7 +148,8 @@ def stale_formats(spec: ModelSpec, out_dir: Path, checkpoint: Path | None, seed:
         path = model_dir / get_format(name).artifact
         written = model_dir / str(entry.get("file"))
         current = entry.get("ok") is True and _file_matches(written, entry.get("sha256"))
-        if not current or (get_format(name).is_code and not is_trusted(path)):
+        fmt = get_format(name)
+        if not current or not fmt.is_current(entry) or (fmt.is_code and not is_trusted(path)):
             stale.append(name)
     return tuple(stale)
 

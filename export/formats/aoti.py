@@ -165,6 +165,10 @@ def run(path, names, cases):
         return [model(*case).clone() for case in cases]
 """
 
+    def is_current(self, entry: dict) -> bool:
+        """Built by this torch: another's package may not load (torch.export's own warning)."""
+        return entry.get("torch") == torch.__version__
+
     def unavailable_reason(self) -> str:
         """No C++ compiler here (loading needs none: only exporting is unavailable)."""
         return compiler_missing()

@@ -40,6 +40,11 @@ class ExportFormat(ABC):
     # only torch and `load_needs`: it must load the file as the runtime does, on the CPU.
     reload_source: ClassVar[str]
 
+    def is_current(self, entry: dict) -> bool:
+        """Whether an artifact its manifest `entry` describes still loads here as written (an AOTInductor
+        package needs the torch that built it); False makes `bench run` export it again."""
+        return True
+
     def unavailable_reason(self) -> str:
         """Why this format cannot be exported here ("" when it can), e.g. no C++ compiler for AOTInductor;
         one line naming what to install. `save` raises with the same line."""

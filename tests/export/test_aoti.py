@@ -105,6 +105,9 @@ def test_the_raw_call_runs_the_package_alone(model_dir: Path):
 
 
 def test_a_package_built_by_another_torch_is_refused_naming_both(copy: Path):
+    from export.pipeline import stale_formats
+
+    assert stale_formats(SPEC, copy.parent, None, 0, ["aoti"]) == ()
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["formats"]["aoti"]["torch"] = "2.0.0"
     (copy / "manifest.json").write_text(json.dumps(manifest))
@@ -112,6 +115,8 @@ def test_a_package_built_by_another_torch_is_refused_naming_both(copy: Path):
                 "re-run `bench export mnist-mlp --formats aoti`")
     with pytest.raises(RuntimeUnavailable, match=re.escape(expected)):
         get_runtime("aoti").load(SPEC, copy, CPU, 1)
+    # `bench run` exports it again rather than keep a package this torch may not load.
+    assert stale_formats(SPEC, copy.parent, None, 0, ["aoti"]) == ("aoti",)
 
 
 def _rewrite(package: Path, change) -> None:
