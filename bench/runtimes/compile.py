@@ -166,12 +166,17 @@ class _Counts:
         return _Counts(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
 
     def cache_settings(self) -> dict:
-        """What the compile found in inductor's on-disk caches: a warm cache makes prepare_s a load, not
-        a compile, so the record says which it was ("cold": all misses, "warm": all hits, "mixed", "off")."""
+        """Which caches the compile found full, since a warm one makes prepare_s a load, not a compile:
+        "cold" (inductor's on-disk caches all missed), "warm" (all hit), "mixed", "process" (nothing
+        compiled: dynamo's cache already held this model's graph, compiled by an earlier load in this
+        process with the same options), "off" (compiled, no on-disk cache consulted)."""
         from torch._inductor.runtime.cache_dir_utils import cache_dir
 
         hits, misses = self.fx_hits + self.aot_hits, self.fx_misses + self.aot_misses
-        state = "off" if not hits + misses else "cold" if not hits else "warm" if not misses else "mixed"
+        if not self.frames_ok:
+            state = "process"
+        else:
+            state = "off" if not hits + misses else "cold" if not hits else "warm" if not misses else "mixed"
         return {"cache": state, "fx_graph_cache": {"hits": self.fx_hits, "misses": self.fx_misses},
                 "aot_autograd_cache": {"hits": self.aot_hits, "misses": self.aot_misses},
                 "cache_dir": cache_dir()}

@@ -125,6 +125,17 @@ def test_past_the_recompile_limit_the_call_raises_instead_of_running_eagerly(com
     torch.testing.assert_close(session.run(plain), eager.run(plain), atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL)
 
 
+def test_a_load_at_the_same_threads_reuses_the_graph_and_one_at_other_threads_compiles_anew(model_dir,
+                                                                                            compiled):
+    runtime = get_runtime("compile")
+    again = runtime.load(SPEC, model_dir, CPU, THREADS)
+    assert again.details.settings["cache"] == "process" and again.details.settings["compiled_graphs"] == 0
+    # cpp.threads is explicit, so neither dynamo nor inductor's cache serves the 2-thread kernels at 1 thread.
+    other = runtime.load(SPEC, model_dir, CPU, 1)
+    assert other.details.settings["cache"] == "cold" and other.details.settings["compiled_graphs"] == 1
+    assert other.details.settings["inductor_options"]["cpp.threads"] == other.details.threads == 1
+
+
 def test_modes_are_torch_compiles_and_an_unknown_one_is_one_line(tmp_path):
     from torch._inductor import list_mode_options
 
