@@ -42,7 +42,7 @@ class CompileRuntime(Runtime):
 
     name = "compile"
     export_format = None  # compiles weights.pt's eager module in this process: no artifact of its own
-    default = False  # compiling costs 10-60 s per model on a CPU: `--runtimes compile` asks for it
+    default = False  # a cold compile took 6-26 s per model on 2 CPU cores: `--runtimes compile` asks for it
     shares_session = True  # compiled once, as deployed: later sizes show their recompiles
     options = {"mode": "default"}
 
@@ -100,8 +100,9 @@ class CompileRuntime(Runtime):
                                      f"{first_line(exc)}") from None
         prepare_s = time.perf_counter() - start
         compiled_at_load = _Counts.now() - before
-        recipe = (f"{EAGER_RECIPE}; torch.compile(backend={BACKEND!r}, mode={mode!r}); compiled at load on "
-                  f"{label} with {_dynamic_label(dynamic)} dynamic; torch.inference_mode()")
+        call = f"torch.compile(backend={BACKEND!r}, mode={mode!r}, cpp.threads={threads})"
+        recipe = (f"{EAGER_RECIPE}; {call}; compiled at load on {label} with {_dynamic_label(dynamic)} "
+                  "dynamic; torch.inference_mode()")
         details = torch_session(compiled, runtime=self.name, backend=f"torch.compile/{BACKEND}",
                                 device=device, recipe=recipe, path=path, threads=threads).details
         settings = {
