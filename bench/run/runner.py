@@ -88,7 +88,8 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
     scratch_parent = config.benchmarks_dir.resolve()
     with tempfile.TemporaryDirectory(prefix=f".run-{os.getpid()}-", dir=scratch_parent) as tmp:
         tmp_dir = Path(tmp)
-        with compiler_cache(tmp_dir):  # exports (AOTInductor) and the suite (torch.compile) compile cold
+        # Exports (AOTInductor) and the suite (torch.compile) each compile cold, in caches of their own.
+        with compiler_cache(tmp_dir / "inductor-export"):
             failed_exports = export_missing(config, emit)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         # The name is claimed when the files are written (exclusively): runs started in the same second
@@ -102,7 +103,7 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
         before = snapshot()
         try:
             command = pytest_command(config, json_tmp, config_file)
-            with compiler_cache(tmp_dir):
+            with compiler_cache(tmp_dir / "inductor-run"):
                 returncode = _run_suites(command, log_tmp, progress, tmp_dir, emit)
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP (train.processes.Terminated)
             share = foreign_share(before, snapshot())  # recorded for an interrupted run too
@@ -132,19 +133,34 @@ def run_benchmarks(config: RunConfig, on_event: OnEvent | None = None) -> RunOut
 
 
 @contextlib.contextmanager
-def compiler_cache(scratch: Path) -> Iterator[None]:
-    """Point TorchInductor's on-disk cache at this run's scratch folder while the block runs (the suite
+def compiler_cache(folder: Path) -> Iterator[None]:
+    """Point TorchInductor's on-disk cache at `folder` (in this run's scratch) while the block runs (the suite
     child inherits it), unless the user set TORCHINDUCTOR_CACHE_DIR: a cache left by an earlier run would
     make AOTInductor's export and torch.compile's compile times those of a warm cache, which a fresh
     deployment does not have. Within the run the cache is shared (the memory workers reuse it)."""
-    if INDUCTOR_CACHE_ENV in os.environ:
+    if _users_inductor_cache():
         yield
         return
-    os.environ[INDUCTOR_CACHE_ENV] = str(Path(scratch) / "inductor-cache")
+    before = os.environ.get(INDUCTOR_CACHE_ENV)
+    os.environ[INDUCTOR_CACHE_ENV] = str(folder)
     try:
         yield
     finally:
-        os.environ.pop(INDUCTOR_CACHE_ENV, None)
+        if before is None:
+            os.environ.pop(INDUCTOR_CACHE_ENV, None)
+        else:
+            os.environ[INDUCTOR_CACHE_ENV] = before
+
+
+def _users_inductor_cache() -> bool:
+    """Whether TORCHINDUCTOR_CACHE_DIR is the user's: importing torch._inductor sets it to its default
+    (/tmp/torchinductor_<user>) in this process, which is not a choice anyone made."""
+    value = os.environ.get(INDUCTOR_CACHE_ENV)
+    if not value:
+        return False
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    return os.path.abspath(value) != os.path.abspath(default_cache_dir())
 
 
 def _exit_text(returncode: int) -> str:

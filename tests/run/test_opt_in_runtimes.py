@@ -117,8 +117,16 @@ def test_a_run_compiles_with_a_cold_inductor_cache_unless_the_user_chose_one(tmp
                                                                            monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv(INDUCTOR_CACHE_ENV, raising=False)
     with compiler_cache(tmp_path):
-        assert os.environ[INDUCTOR_CACHE_ENV] == str(tmp_path / "inductor-cache")
+        assert os.environ[INDUCTOR_CACHE_ENV] == str(tmp_path)
     assert INDUCTOR_CACHE_ENV not in os.environ
+    # Importing torch._inductor sets the variable to its default in this process: not the user's choice.
+    import torch._inductor.config  # noqa: F401
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    monkeypatch.setenv(INDUCTOR_CACHE_ENV, default_cache_dir())
+    with compiler_cache(tmp_path):
+        assert os.environ[INDUCTOR_CACHE_ENV] == str(tmp_path)
+    assert os.environ[INDUCTOR_CACHE_ENV] == default_cache_dir()
     mine = str(tmp_path / "mine")
     monkeypatch.setenv(INDUCTOR_CACHE_ENV, mine)
     with compiler_cache(tmp_path):
