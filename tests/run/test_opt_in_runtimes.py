@@ -150,3 +150,6 @@ def test_the_front_end_costs_the_difference_with_the_network_on_features_per_cli
     assert by_runtime["eager"].cells[6] == pytest.approx(320.0 / 1320.0)
     assert "STFT" in by_runtime["onnxruntime"].note  # the runtime that could not take it says why
     assert front_end_table(rows[:1], "cpu") is None
+    faster = front_end_table([row("esc50-cnn", "compile", 1, 15.0), row("esc50-wave", "compile", 1, 14.0)],
+                             "cpu")
+    assert "below what these rows resolve" in faster.rows[0].note
