@@ -168,6 +168,12 @@ def pytest_configure(config: pytest.Config) -> None:
     progress = os.environ.get(PROGRESS_ENV)
     recorder = OutcomeRecorder(run_config, Path(progress) if progress else None)
     config.pluginmanager.register(recorder, "bench-outcome-recorder")
+    # Each runtime's imports (torch._inductor: seconds), once, before any row: otherwise the first model a
+    # runtime loads would carry them in its load time and the next ones not. Recorded in bench.preload_s.
+    for name in run_config.runtimes:
+        started = time.perf_counter()
+        get_runtime(name).preload()
+        recorder.preload_s[name] = round(time.perf_counter() - started, 4)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -259,6 +265,7 @@ class OutcomeRecorder:
         self.matmul_peak: dict | None = None  # set by the matmul_peak fixture
         self.hardware_peak: dict | None = None  # set by the hardware_peak fixture
         self.paired: list[dict] = []  # one entry per runtime of each paired case (suites/test_paired.py)
+        self.preload_s: dict[str, float] = {}  # runtime -> seconds its imports took, before the first row
 
     def emit(self, event: dict) -> None:
         """Add a JSON line to the progress file (rewritten atomically: a reader never sees half a line)."""
@@ -316,6 +323,7 @@ class OutcomeRecorder:
             "matmul_peak": self.matmul_peak,
             "hardware_peak": self.hardware_peak,
             "paired": self.paired,
+            "preload_s": self.preload_s,
         }
         paired = {(p["model"], p["runtime"], p["device"], p["batch"]): p for p in self.paired}
         for entry in output_json.get("benchmarks", []):

@@ -13,10 +13,11 @@ import time
 
 import pytest
 
+from bench.errors import BenchError
 from bench.measure.paired import MIN_ROUNDS, calls_per_round, interleaved_rounds, paired_speedup, warm_calls
 from bench.records.schema import REFERENCE_RUNTIME
 from bench.run.selection import PairedCase
-from bench.runtimes import RuntimeUnavailable, get_runtime
+from bench.runtimes import get_runtime
 from train.registry import get_model
 
 
@@ -27,7 +28,7 @@ def test_paired(paired_case: PairedCase, suite, record_paired) -> None:
     for name in paired_case.runtimes:
         try:
             calls[name] = suite.timed_call(suite.load(spec, get_runtime(name)), inputs).call
-        except RuntimeUnavailable as exc:
+        except BenchError as exc:  # unavailable, or a load that failed (its own row says why): left out
             skipped.append(f"{name} ({exc})")
     if REFERENCE_RUNTIME not in calls or len(calls) < 2:
         pytest.skip(f"fewer than two runtimes load: {', '.join(skipped) or REFERENCE_RUNTIME + ' missing'}")

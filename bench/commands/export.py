@@ -82,10 +82,12 @@ def _formats(text: str) -> tuple[str, ...]:
 
     names = split_list(text)
     if not names:
+        if text.strip():
+            raise BenchError(f"--formats {text!r} names no format; choose from: all, "
+                             f"{', '.join(format_names())}")
         return default_format_names()
-    if "all" in names:
-        return format_names()
-    return tuple(dict.fromkeys(get_format(name).name for name in names))
+    chosen = [get_format(name).name for name in names if name != "all"]  # every name checked, `all` or not
+    return format_names() if "all" in names else tuple(dict.fromkeys(chosen))
 
 
 def _weights_notes(sources: dict[str, str], checkpoints_dir: Path, untrained: bool) -> list[str]:

@@ -17,6 +17,7 @@ from bench.report.tables import first_result_table, front_end_table, run_notes, 
 from bench.report.tensorboard import log_benchmark
 from bench.run.config import RunConfig
 from bench.run.runner import run_benchmarks
+from bench.run.selection import parse_runtimes
 from bench.runtimes import get_runtime
 
 
@@ -72,6 +73,9 @@ def run(
                                      help="Also log the rows to <results>/runs/bench/<time> (TensorBoard)."),
 ) -> None:
     """Time every model × runtime × batch size; save results/benchmarks/<UTC time>_<device>.json."""
+    if compile_mode is not None and "compile" not in parse_runtimes(runtimes):
+        raise BenchError("--compile-mode sets the compile runtime's mode, which this run does not include; "
+                         "add compile to --runtimes")
     config = RunConfig.from_text(
         device=device, models=models, runtimes=runtimes, batch_sizes=batch_sizes, results_dir=results_dir,
         memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
@@ -104,11 +108,12 @@ def run(
         err.print(f"nothing was timed, so no JSON was written ({outcome.wall_s:.1f} s)", markup=False)
     else:
         err.print(f"wrote {outcome.json_path} in {outcome.wall_s:.1f} s", markup=False, highlight=False)
-    if outcome.unexportable:  # a tool is missing: the other rows ran, and the user hears what to install
-        raise BenchError("; ".join(outcome.unexportable.values()))
     if outcome.failed:
         err.print(f"{len(outcome.failed)} case(s) failed; see {outcome.log_path}",
                   markup=False, highlight=False)
+    if outcome.unexportable:  # a tool is missing: the other rows ran, and the user hears what to install
+        raise BenchError("; ".join(outcome.unexportable.values()))
+    if outcome.failed:
         raise typer.Exit(1)
 
 

@@ -188,7 +188,8 @@ RUN_FIELDS = Obj({
     "machine_info": Obj({"bench": _ENVIRONMENT}, null=False),
     "bench": Obj({"schema_version": INTEGER, "outcomes": Arr(_OUTCOME), "config": _CONFIG, "suite": _SUITE,
                   "foreign_cpu_share": NUMBER, "interrupted": BOOLEAN,
-                  "interrupted_by": STRING, "matmul_peak": Obj()}, null=False),
+                  "interrupted_by": STRING, "matmul_peak": Obj(), "preload_s": Obj(each=NUMBER)},
+                 null=False),
 }, required=("benchmarks",))
 _LEAVES = {STRING: str, BOOLEAN: bool}
 

@@ -98,7 +98,10 @@ def first_result_table(rows: Sequence[ResultRow], device: str) -> TableData | No
     Each model × runtime's first size in the run: the one whose session was freshly loaded."""
     first: dict[tuple[str, str], ResultRow] = {}
     for r in rows:
-        if r.device == device and r.status == "ok" and isinstance(r.extra.get("first_result"), dict):
+        startup = r.extra.get("first_result")
+        # A session reused from an earlier size carries that size's load: only fresh loads count here.
+        if r.device == device and r.status == "ok" and _complete_startup(startup) \
+                and not startup.get("reused_session"):
             first.setdefault((r.model, r.runtime), r)
     if not first:
         return None
@@ -113,13 +116,20 @@ def first_result_table(rows: Sequence[ResultRow], device: str) -> TableData | No
         out.append(Row((model, runtime, r.batch, startup.get("export_s"), startup.get("load_s"),
                         startup["first_call_s"] * 1e3, startup["total_s"], r.p50_ms, repaid), note))
     notes = ("export s: making the artifact, as its manifest recorded it (none for eager and compile: they "
-             "load weights.pt); load s: reading it here (torch.compile compiles in it); 1st call: the first "
-             "call at that batch; total: their sum, the time to a first result",
+             "load weights.pt); load s: reading it here (torch.compile compiles in it; the runtime's "
+             "imports, done once per process before the first row, are not in it: bench.preload_s in the "
+             "JSON); 1st call: the first call at that batch; total: their sum, the time to a first result",
              "repaid after: calls at that batch after which the runtime's faster calls have paid back its "
              "longer start-up over eager's (p50 difference); — where it starts no slower or never runs "
              "faster")
     return TableData(f"first_result.{device}", f"Time to first result on {device}", FIRST_RESULT_COLUMNS,
                      tuple(out), notes, sections=True)
+
+
+def _complete_startup(startup: object) -> bool:
+    """Whether a row's `first_result` has the figures the table needs (a damaged file may lack them)."""
+    return isinstance(startup, dict) and all(isinstance(startup.get(k), (int, float))
+                                              for k in ("load_s", "first_call_s", "total_s"))
 
 
 def _repaid_after(r: ResultRow, eager: ResultRow | None) -> tuple[Cell, str]:

@@ -84,10 +84,11 @@ class DoctorOptions:
 
 
 def runtimes_for(device: str) -> list[str]:
-    """Runtimes that can run on `device` with what is installed here (Runtime.unavailable_reason)."""
-    from bench.runtimes import get_runtime, runtime_names
+    """The default runtimes that can run on `device` with what is installed here (unavailable_reason);
+    those that compile each model for seconds (aoti, compile) would take the whole budget."""
+    from bench.runtimes import default_runtime_names, get_runtime
 
-    return [name for name in runtime_names() if not get_runtime(name).unavailable_reason(device)]
+    return [name for name in default_runtime_names() if not get_runtime(name).unavailable_reason(device)]
 
 
 def plan(options: DoctorOptions) -> list[Step]:

@@ -28,7 +28,7 @@ class AotiRuntime(Runtime):
 
     name = "aoti"
     export_format = "aoti"
-    default = False  # its export compiles C++ for 20-40 s per model: `--runtimes aoti` asks for it
+    default = False  # its export compiles C++ for 6-13 s per model (2 cores): `--runtimes aoti` asks for it
     devices = ("cpu",)
 
     def unavailable_reason(self, device: str) -> str:

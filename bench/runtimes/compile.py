@@ -42,7 +42,7 @@ class CompileRuntime(Runtime):
 
     name = "compile"
     export_format = None  # compiles weights.pt's eager module in this process: no artifact of its own
-    default = False  # a cold compile took 6-26 s per model on 2 CPU cores: `--runtimes compile` asks for it
+    default = False  # cold compiles took 1-13 s per model on 2 CPU cores: `--runtimes compile` asks for it
     shares_session = True  # compiled once, as deployed: later sizes show their recompiles
     options = {"mode": "default"}
 
@@ -57,8 +57,13 @@ class CompileRuntime(Runtime):
     def unavailable_reason(self, device: str) -> str:
         """The base class's reason; on CUDA inductor also needs triton for the kernels it generates."""
         reason = super().unavailable_reason(device)
-        if reason or not device.startswith("cuda"):
+        if reason:
             return reason
+        if not device.startswith("cuda"):
+            from export.formats.aoti import compiler_missing  # inductor's CPU kernels are C++ too
+
+            return compiler_missing().replace("aoti needs a C++ compiler to export", "compile needs a C++ "
+                                                                                     "compiler (inductor)")
         from torch.utils._triton import has_triton
 
         if has_triton():

@@ -153,7 +153,7 @@ class AotiFormat(ExportFormat):
 
     name = "aoti"
     artifact = "model.pt2"
-    default = False  # about 20-40 s of C++ compilation per model: made when asked for
+    default = False  # 6-13 s of C++ compilation per model on 2 cores: made when asked for
     is_code = True  # a compiled shared library that runs when the package is loaded
     load_needs = ()
     # load_aoti by hand: the clean interpreter may not import this project.

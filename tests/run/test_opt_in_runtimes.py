@@ -111,6 +111,12 @@ def test_time_to_first_result_says_after_how_many_calls_a_faster_runtime_repays_
     assert cells["torchscript"].cells[repaid] is None  # ready sooner than eager: nothing to repay
     assert len(table.rows) == 4  # one row per model × runtime: its first size
     assert first_result_table([replace(rows[0], extra={"p50_ms": 2.0})], "cpu") is None
+    # A session reused from an earlier size carries that size's load, and a damaged record lacks figures:
+    # neither stands for the runtime's start-up.
+    reused = replace(rows[1], extra={**rows[1].extra, "first_result": {
+        **rows[1].extra["first_result"], "reused_session": True}})
+    damaged = replace(rows[2], extra={**rows[2].extra, "first_result": {"first_call_s": None}})
+    assert [r.cells[1] for r in first_result_table([rows[0], reused, damaged], "cpu").rows] == ["eager"]
 
 
 def test_a_run_compiles_with_a_cold_inductor_cache_unless_the_user_chose_one(tmp_path: Path,
