@@ -45,6 +45,9 @@ class ModelSpec:
     label: str = ""  # the name the report gives it ("GCN"); tables fall back to `name`
     # The model whose trained checkpoint this one loads; it is not trained on its own ("": trained itself).
     weights_of: str = ""
+    # In a run that names no models (`bench run`): the reports' eight are; an addition that costs minutes
+    # per run (esc50-wave: 5 s of raw audio per sample) runs when named, or with `--models all`.
+    default: bool = True
 
     @property
     def title(self) -> str:
@@ -128,6 +131,12 @@ def model_names() -> list[str]:
     """All registered model names, in registration order."""
     _ensure_loaded()
     return list(_REGISTRY)
+
+
+def default_model_names() -> list[str]:
+    """The models a run that names none covers (`ModelSpec.default`), in registration order."""
+    _ensure_loaded()
+    return [name for name, spec in _REGISTRY.items() if spec.default]
 
 
 def get_model(name: str) -> ModelSpec:

@@ -20,7 +20,8 @@ SETS = typer.Option(None, "--set", help="Override a config key, e.g. --set weigh
 DOWNLOAD = typer.Option(True, "--download/--no-download", help="Download missing datasets.")
 FORMAT = typer.Option("rich", "--format", help=f"The table on stdout as one of: {', '.join(FORMATS)}.")
 THREADS = typer.Option(None, "--threads", help="CPU threads for every runtime (default: usable cores).")
-MODELS = typer.Option("", "--models", help="Comma-separated models (default: all).")
+MODELS = typer.Option("", "--models", help="Comma-separated models, or all (default: the eight reference "
+                                            "models; esc50-wave when named).")
 WIDE = typer.Option(False, "--wide",
                     help="Every column of the latency table (rounds, p99, throughput, roofline, stability, "
                          "memory split, size); the default view reads at 80 columns. Every --format alike.")

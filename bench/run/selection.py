@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bench.errors import BenchError
 from bench.records.schema import REFERENCE_RUNTIME
 from bench.runtimes import default_runtime_names, get_runtime, runtime_names
-from train.registry import CORA_NUM_NODES, get_model, model_names
+from train.registry import CORA_NUM_NODES, default_model_names, get_model, model_names
 
 DEFAULT_BATCH_SIZES = (1, 64)
 
@@ -61,8 +61,11 @@ def split_list(text: str | None) -> list[str]:
 
 
 def parse_models(text: str | None) -> tuple[str, ...]:
-    """Comma-separated model names (all when empty); an unknown one is a BenchError naming the valid ones."""
-    names = split_list(text) or model_names()
+    """Comma-separated model names: the default ones when empty, every registered one for `all`; an unknown
+    name is a BenchError naming the valid ones."""
+    names = split_list(text) or default_model_names()
+    if "all" in names:  # `all`: every registered model, esc50-wave included
+        names = [*model_names(), *(n for n in names if n != "all")]
     return tuple(get_model(name).name for name in _unique(names))
 
 

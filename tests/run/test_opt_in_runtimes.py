@@ -159,3 +159,13 @@ def test_the_front_end_costs_the_difference_with_the_network_on_features_per_cli
     faster = front_end_table([row("esc50-cnn", "compile", 1, 15.0), row("esc50-wave", "compile", 1, 14.0)],
                              "cpu")
     assert "below what these rows resolve" in faster.rows[0].note
+
+
+def test_a_run_naming_no_model_covers_the_reference_models_and_all_adds_the_rest():
+    from bench.run.selection import parse_models
+    from train.registry import default_model_names, model_names
+
+    assert parse_models("") == tuple(default_model_names())
+    assert "esc50-wave" in model_names() and "esc50-wave" not in parse_models("")
+    assert parse_models("all") == tuple(model_names())
+    assert parse_models("esc50-wave,all").count("esc50-wave") == 1

@@ -73,4 +73,5 @@ register_model(ModelSpec(
     (TensorSpec("wave", ("batch", CLIP_SAMPLES)),),
     "esc50-cnn with its log-mel front end in the graph: 5 s of 16 kHz audio in, esc50-cnn's weights",
     weights_of="esc50-cnn",
+    default=False,  # 4 of a default run's 11 minutes here: `--models esc50-wave` (or all) asks for it
 ))
