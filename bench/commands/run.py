@@ -90,8 +90,8 @@ def run(
     notes = run_notes(config.threads, outcome.foreign_cpu_share, outcome.json_path)
     tables = [run_table(outcome.rows, config.device, notes=notes, wide=wide)]
     startup = first_result_table(outcome.rows, config.device)
-    # Shown where start-up decides (a runtime that compiles) or when every column is asked for.
-    if startup is not None and (wide or any(not get_runtime(name).default for name in config.runtimes)):
+    # Shown where start-up decides: a run with a runtime that compiles.
+    if startup is not None and any(not get_runtime(name).default for name in config.runtimes):
         tables.append(startup)
     front_end = front_end_table(outcome.rows, config.device)
     if front_end is not None:

@@ -425,14 +425,22 @@ def benchmark_tables(bench: BenchmarkResults, models: Sequence[str], wide: bool 
     rows = [b for b in bench.rows if b.model in models]
     devices = sorted({b.device for b in rows}, key=lambda d: (d != "cpu", d)) or ["cpu"]
     tables = [run_table(rows, device, models, wide=wide) for device in devices]
-    # Time to first result where a runtime compiles (start-up decides there), or with every column.
+    # Time to first result where a runtime compiles (start-up decides there).
     startup = [first_result_table(rows, device) for device in devices
-               if wide or any(not _is_default_runtime(r.runtime) for r in rows if r.device == device)]
+               if any(not _is_default_runtime(r.runtime) for r in rows if r.device == device)]
     tables += [table for table in startup if table is not None]
     tables += [table for table in (front_end_table(rows, device) for device in devices) if table is not None]
     if len(devices) > 1:
         tables.append(cross_device_table(bench, rows, devices, wide=wide))
     return tables
+
+
+def _runtimes_for_cora(bench: BenchmarkResults) -> list[str]:
+    """The default runtimes, and any other the benchmark files timed (aoti, compile when asked for)."""
+    from bench.runtimes import default_runtime_names, runtime_names
+
+    timed = {r.runtime for r in bench.rows}
+    return [name for name in runtime_names() if name in default_runtime_names() or name in timed]
 
 
 def _is_default_runtime(name: str) -> bool:
@@ -480,10 +488,9 @@ def cross_device_table(bench: BenchmarkResults, rows: Sequence[ResultRow],
 def _training_tables(dataset: str, training: dict[str, TrainingRecord],
                      bench: BenchmarkResults) -> list[TableData]:
     """A dataset's training tables: the report's own layout where it has one, else the training table."""
-    from bench.runtimes import runtime_names
 
     if dataset == "cora":  # report 000's table 6.a puts training metrics beside forward latency
-        return [cora_table(training, bench, runtime_names())]
+        return [cora_table(training, bench, _runtimes_for_cora(bench))]
     if dataset == "mnist":  # report 003 compares optimiser/BatchNorm/scheduler configurations
         return [mnist_configuration_table(training), mnist_target_table(training)]
     return [training_table(dataset, training)]
