@@ -40,15 +40,21 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     """Inductor's caches in a folder of this module's own: the compile is cold whatever the user's cache
-    holds; dynamo's process-wide settings that load() makes are put back afterwards."""
+    holds; dynamo's process-wide settings that load() makes are put back afterwards.
+
+    Dynamo's in-memory cache is emptied before and after: a 1-thread mnist-mlp compiled by an earlier test
+    in this process (the manifest fuzz loads every runtime) would otherwise serve this module's 1-thread
+    load, rightly reported as cache "process", where the test expects a compile."""
     import torch._dynamo
 
     folder = tmp_path_factory.mktemp("inductor-cache")
     config = torch._dynamo.config
+    torch._dynamo.reset()
     with pytest.MonkeyPatch.context() as patch, \
             config.patch({key: getattr(config, key) for key in DYNAMO_SETTINGS}):
         patch.setenv("TORCHINDUCTOR_CACHE_DIR", str(folder))
         yield folder
+    torch._dynamo.reset()
 
 
 @pytest.fixture(scope="module")
