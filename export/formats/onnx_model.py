@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from export.formats.base import ExportFormat, Inputs, Saved
+from export.graph_aggregation import FORMULATION, passes_messages, scatter_free_aggregation
 from export.util import first_line
 from train.fileio import atomic_path
 from train.registry import ModelSpec
@@ -161,9 +163,17 @@ def run(path, names, cases):
     return [torch.from_numpy(session.run(None, feeds(case))[0]) for case in cases]
 """
 
+    def is_current(self, entry: dict) -> bool:
+        """Made with this aggregation formulation (an older graph export scatters: slow or racy in ORT)."""
+        return "graph_aggregation" in entry and entry["graph_aggregation"] in (None, FORMULATION)
+
     def save(self, model: nn.Module, spec: ModelSpec, example: Inputs, path: Path) -> Saved:
-        ox = save_onnx(model, spec, example, path)
+        aggregates = passes_messages(model)
+        # PyG's scatter exports slow (ScatterElements) or racy (ScatterND add): see export.graph_aggregation.
+        with scatter_free_aggregation() if aggregates else contextlib.nullcontext():
+            ox = save_onnx(model, spec, example, path)
         return Saved(ox.exporter, {
+            "graph_aggregation": FORMULATION if aggregates else None,
             "exporter_reason": ox.fallback_reason,
             "opset": ox.opset,
             "dynamic_axes": dynamic_axes(spec),

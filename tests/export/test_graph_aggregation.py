@@ -1,0 +1,120 @@
+"""The scatter-free graph export: segment sums equal PyG's scatter, SAGEConv's projection-first forward equals
+its own, the ONNX graphs hold no reducing scatter, and ONNX Runtime gives the same bits on every one of
+1000 runs at 2 intra-op threads (ScatterND(add), the fast scatter, gives wrong rows now and then there)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch_geometric.nn import SAGEConv
+from torch_geometric.utils import scatter
+
+from export.formats import get_format
+from export.graph_aggregation import FORMULATION, passes_messages, scatter_free_aggregation, segment_reduce
+from export.layout import load_manifest
+from export.pipeline import export_model, stale_formats
+from train.registry import get_model
+
+STRESS_RUNS = 1000  # the issue's bar: every one of >= 1000 runs at 2 threads exact
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(nodes=st.integers(1, 40), edges=st.integers(0, 120), width=st.sampled_from([0, 1, 5]),
+       reduce=st.sampled_from(["sum", "mean", "add"]), hub=st.booleans(), seed=st.integers(0, 2**16))
+def test_segment_sums_equal_pyg_scatter(nodes, edges, width, reduce, hub, seed):
+    gen = torch.Generator().manual_seed(seed)
+    index = torch.randint(0, nodes, (edges,), generator=gen)
+    if hub:  # most edges into one node: the duplicate indices a racing scatter gets wrong
+        index[: edges * 3 // 4] = nodes - 1
+    src = torch.randn((edges, width) if width else (edges,), generator=gen)
+    expected = scatter(src, index, 0, nodes, reduce)
+    torch.testing.assert_close(segment_reduce(src, index, 0, nodes, reduce), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_other_reductions_and_dims_are_pyg_own():
+    src, index = torch.randn(6, 3), torch.tensor([0, 2, 2, 1, 0, 2])
+    assert torch.equal(segment_reduce(src, index, 0, 3, "max"), scatter(src, index, 0, 3, "max"))
+    assert torch.equal(segment_reduce(src.T, index, 1, 3, "sum"), scatter(src.T, index, 1, 3, "sum"))
+
+
+@pytest.mark.parametrize("options", [{}, {"aggr": "sum"}, {"root_weight": False}, {"normalize": True},
+                                     {"aggr": "max"}, {"project": True}])
+def test_sage_projects_before_it_aggregates_with_the_same_result(options):
+    torch.manual_seed(0)
+    conv = SAGEConv(12, 4, **options).eval()
+    x, edge_index = torch.randn(30, 12), torch.randint(0, 30, (2, 90))
+    with torch.no_grad():
+        expected = conv(x, edge_index)
+        with scatter_free_aggregation():
+            formulated = conv(x, edge_index)
+    torch.testing.assert_close(formulated, expected, atol=1e-5, rtol=1e-5)
+    assert SAGEConv.forward.__name__ == "forward" and "projected" not in SAGEConv.forward.__qualname__
+
+
+def test_only_message_passing_models_are_formulated():
+    assert passes_messages(get_model("cora-gcn").build(seed=0))
+    assert not passes_messages(get_model("cora-mlp").build(seed=0))
+    assert not passes_messages(get_model("mnist-cnn").build(seed=0))
+
+
+@pytest.fixture(scope="module")
+def graph_exports(tmp_path_factory):
+    """ONNX exports of cora-gcn and cora-sage (seed 0) through the pipeline, with their manifests."""
+    out = tmp_path_factory.mktemp("graph-onnx")
+    # The clean-interpreter reload is test_export's: every model's every format is reloaded there.
+    results = {name: export_model(get_model(name), out, seed=0, formats=("onnx",), fresh_process=False)
+               for name in ("cora-gcn", "cora-sage")}
+    return out, results
+
+
+def _hub_graph(spec, nodes: int, edges: int, seed: int):
+    """A graph whose edges mostly point into a few hubs (many duplicate destinations), like citations."""
+    x, edge_index = spec.example_inputs(nodes, num_edges=edges, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    edge_index[1, : edges // 2] = torch.randint(0, 5, (edges // 2,), generator=gen)
+    return x, edge_index
+
+
+@pytest.mark.parametrize("name", ["cora-gcn", "cora-sage"])
+def test_graph_exports_hold_no_reducing_scatter_and_record_it(graph_exports, name):
+    out, results = graph_exports
+    (result,) = [r for r in results[name] if r.format == "onnx"]
+    assert result.ok, result.reason
+    graph = onnx.load(str(out / name / "model.onnx")).graph
+    ops = [n.op_type for n in graph.node]
+    assert "ScatterElements" not in ops and "CumSum" in ops
+    for node in graph.node:
+        if node.op_type == "ScatterND":  # the positions' writes: plain assignments, never a reduction
+            reduction = {a.name: a.s.decode() for a in node.attribute}.get("reduction", "none")
+            assert reduction == "none"
+    entry = load_manifest(out / name)["formats"]["onnx"]
+    assert entry["graph_aggregation"] == FORMULATION
+    fmt = get_format("onnx")
+    assert fmt.is_current(entry) and not fmt.is_current({k: v for k, v in entry.items()
+                                                         if k != "graph_aggregation"})
+    assert stale_formats(get_model(name), out, None, 0, ["onnx"]) == ()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cora-gcn", "cora-sage"])
+def test_every_one_of_1000_runs_at_2_threads_gives_the_same_bits_and_matches_eager(graph_exports, name):
+    import onnxruntime as ort
+
+    out, _ = graph_exports
+    spec = get_model(name)
+    inputs = _hub_graph(spec, 600, 2400, seed=4)
+    with torch.inference_mode():
+        reference = spec.build(seed=0).eval()(*inputs).numpy()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 2, 1
+    session = ort.InferenceSession(str(out / name / "model.onnx"), options,
+                                   providers=["CPUExecutionProvider"])
+    feeds = {n: t.numpy() for n, t in zip(spec.input_names, inputs, strict=True)}
+    first = session.run(None, feeds)[0]
+    np.testing.assert_allclose(first, reference, atol=1e-4, rtol=1e-3)
+    differing = [i for i in range(STRESS_RUNS) if not np.array_equal(session.run(None, feeds)[0], first)]
+    assert differing == [], f"{len(differing)} of {STRESS_RUNS} runs differed from the first"
