@@ -62,6 +62,12 @@ def run(
         None, "--runtime-option",
         help="A runtime's own setting, e.g. onnxruntime.intra_op_spinning=false or "
              "onnxruntime.graph_optimization=basic (repeatable; recorded per row)."),
+    ort_option: list[str] = typer.Option(
+        None, "--ort-option",
+        help="Any ONNX Runtime setting as key=value: a SessionOptions attribute (enable_mem_pattern=false), "
+             "a session config entry (session.set_denormal_as_zero=1) or provider.<key> for the execution "
+             "provider; the same as --runtime-option onnxruntime.key=value (repeatable; read back from the "
+             "session and recorded per row)."),
     verify_timing: bool = typer.Option(
         False, "--verify-timing",
         help="Re-time each CPU row right after with torch.utils.benchmark.Timer (ONNX Runtime through a raw "
@@ -81,7 +87,8 @@ def run(
         memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
         threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
         min_rounds=min_rounds, trust=trust, precision=precision, cudnn_benchmark=cudnn_benchmark,
-        paired=paired, runtime_options=[*(runtime_option or []), *_compile_mode_option(compile_mode)],
+        paired=paired, runtime_options=[*(runtime_option or []), *_compile_mode_option(compile_mode),
+                                        *(f"onnxruntime.{setting}" for setting in ort_option or [])],
         verify_timing=verify_timing,
     )
     check_format(fmt)

@@ -98,7 +98,7 @@ class Runtime(ABC):
             if key not in self.options:
                 known = ", ".join(f"{self.name}.{k}" for k in self.options) or "none"
                 raise BenchError(f"unknown option {self.name}.{key}; {self.name} takes: {known}")
-            values[key] = _coerce(value, self.options[key], f"{self.name}.{key}")
+            values[key] = coerce_option(value, self.options[key], f"{self.name}.{key}")
         return values
 
     @property
@@ -149,7 +149,7 @@ class Runtime(ABC):
         return path
 
 
-def _coerce(value: object, default: object, name: str) -> object:
+def coerce_option(value: object, default: object, name: str) -> object:
     """`value` as the type of `default`: bools from true/false/on/off/1/0, ints, floats, strings."""
     if isinstance(default, bool):
         text = str(value).lower()

@@ -12,7 +12,7 @@ import torch
 from bench.errors import BenchError
 from bench.measure.clock import synchronized
 from bench.measure.precision import FP32, PrecisionPolicy
-from bench.runtimes.base import Runtime, RuntimeDetails, RuntimeUnavailable, Session
+from bench.runtimes.base import Runtime, RuntimeDetails, RuntimeUnavailable, Session, coerce_option
 from bench.runtimes.registry import register_runtime
 from train.registry import ModelSpec
 
@@ -32,7 +32,29 @@ class OnnxRuntime(Runtime):
     cuda_memory = "nvml"  # ORT's CUDA arena is invisible to torch's allocator
     # ORT's own defaults: every graph optimisation, and intra-op threads that spin while waiting for work
     # (lower latency for back-to-back calls, CPU burnt between them).
-    options = {"graph_optimization": "all", "intra_op_spinning": True}
+    options = {"graph_optimization": "all", "intra_op_spinning": True, "execution_mode": "sequential",
+               "inter_op_threads": 1}
+
+    def resolve_options(self, given: Mapping[str, object]) -> dict[str, object]:
+        """The named options, checked; any other key passes through to ONNX Runtime (see `passthrough`):
+        a SessionOptions attribute (enable_mem_pattern=false), a session config entry (its dotted key,
+        session.set_denormal_as_zero=1) or a provider option (provider.cudnn_conv_algo_search=HEURISTIC)."""
+        named = {k: v for k, v in given.items() if k in self.options}
+        values = super().resolve_options(named)
+        if values["graph_optimization"] not in OPTIMIZATION_LEVELS:
+            raise BenchError(f"onnxruntime.graph_optimization must be one of "
+                             f"{', '.join(OPTIMIZATION_LEVELS)}, got {values['graph_optimization']!r}")
+        if values["execution_mode"] not in EXECUTION_MODES:
+            raise BenchError(f"onnxruntime.execution_mode must be one of {', '.join(EXECUTION_MODES)}, "
+                             f"got {values['execution_mode']!r}")
+        # ONNX Runtime silently runs a parallel session sequentially with one inter-op thread.
+        if values["execution_mode"] == "parallel" and int(values["inter_op_threads"]) < 2:
+            raise BenchError("onnxruntime.execution_mode=parallel needs onnxruntime.inter_op_threads >= 2 "
+                             "(with one, ONNX Runtime runs the graph sequentially)")
+        if int(values["inter_op_threads"]) < 1:
+            raise BenchError(f"onnxruntime.inter_op_threads must be >= 1, got {values['inter_op_threads']}")
+        extra = {k: v for k, v in given.items() if k not in self.options}
+        return {**values, **passthrough(extra)}
 
     def unavailable_reason(self, device: str) -> str:
         """Also "" only when the installed onnxruntime offers the device's execution provider (offered is
@@ -82,9 +104,13 @@ class OnnxRuntime(Runtime):
         check_onnx_file(path)
         device_id = device.index or 0
         session_opts = session_options(threads, str(settings["graph_optimization"]),
-                                       bool(settings["intra_op_spinning"]))
-        cuda_options = {"device_id": str(device_id), **precision.ort_cuda_options()}
-        providers: list = [(wanted, cuda_options)] if device.type == "cuda" else [wanted]
+                                       bool(settings["intra_op_spinning"]), str(settings["execution_mode"]),
+                                       int(settings["inter_op_threads"]))
+        asked = {k: v for k, v in settings.items() if k not in self.options}
+        provider_options = apply_passthrough(session_opts, asked)
+        cuda_options = {"device_id": str(device_id), **precision.ort_cuda_options(), **provider_options}
+        cpu_options = [(wanted, provider_options)] if provider_options else [wanted]
+        providers: list = [(wanted, cuda_options)] if device.type == "cuda" else cpu_options
         if device.type == "cuda" and hasattr(ort, "preload_dlls"):
             ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels torch brought, before the provider loads
         session = ort.InferenceSession(str(path), session_opts, providers=providers)
@@ -96,7 +122,9 @@ class OnnxRuntime(Runtime):
                 f"{', '.join(in_use)} "
                 "(the provider failed to load: missing driver or CUDA/cuDNN libraries, see ORT's log)"
             )
-        used = read_back(session)
+        used = read_back(session, asked)
+        if provider_options:  # not readable from the session: recorded as given
+            used["provider_options"] = provider_options
         details = RuntimeDetails(
             runtime=self.name,
             device=str(device) if device.type == "cpu" else f"cuda:{device_id}",
@@ -131,11 +159,56 @@ def check_onnx_file(path: Path) -> None:
 
 
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+EXECUTION_MODES = ("sequential", "parallel")
+PROVIDER_PREFIX = "provider."
+# Set by the named options or by the run itself: passing them through would bypass their checks.
+_RESERVED = ("graph_optimization_level", "execution_mode", "intra_op_num_threads", "inter_op_num_threads",
+             "session.intra_op.allow_spinning", "log_severity_level")
 
 
-def session_options(threads: int, optimization: str = "all", spinning: bool = True) -> ort.SessionOptions:
-    """`threads` intra-op threads and one inter-op thread (torch's budget), graph optimisation `optimization`
-    (one of OPTIMIZATION_LEVELS), intra-op spinning on or off."""
+def passthrough(given: Mapping[str, object]) -> dict[str, object]:
+    """The options beyond the named ones, checked against what ONNX Runtime takes: a SessionOptions
+    attribute (its value parsed to the attribute's type), a dotted session config entry (a string, as ORT
+    stores it), or `provider.<key>` (a string for the execution provider); BenchError naming a bad key."""
+    import onnxruntime as ort
+
+    defaults = ort.SessionOptions()
+    out: dict[str, object] = {}
+    for key, value in given.items():
+        if key in _RESERVED:
+            raise BenchError(f"onnxruntime.{key} is set by bench (--threads, onnxruntime.graph_optimization, "
+                             "onnxruntime.intra_op_spinning, onnxruntime.execution_mode, "
+                             "onnxruntime.inter_op_threads): use those")
+        if "." in key:  # provider.<key> or a session config entry: strings, as ORT takes them
+            out[key] = str(value)
+        elif not key.startswith("_") and hasattr(defaults, key) and not callable(getattr(defaults, key)):
+            out[key] = coerce_option(value, getattr(defaults, key), f"onnxruntime.{key}")
+        else:
+            raise BenchError(f"unknown option onnxruntime.{key}; onnxruntime takes: "
+                             "onnxruntime.graph_optimization, onnxruntime.intra_op_spinning, "
+                             "onnxruntime.execution_mode, onnxruntime.inter_op_threads, a SessionOptions "
+                             "attribute, a dotted session config entry or provider.<key>")
+    return out
+
+
+def apply_passthrough(options: ort.SessionOptions, asked: Mapping[str, object]) -> dict[str, str]:
+    """Set the pass-through options on `options`; returns the provider options among them (prefix off)."""
+    provider = {}
+    for key, value in asked.items():
+        if key.startswith(PROVIDER_PREFIX):
+            provider[key[len(PROVIDER_PREFIX):]] = str(value)
+        elif "." in key:
+            options.add_session_config_entry(key, str(value))
+        else:
+            setattr(options, key, value)
+    return provider
+
+
+def session_options(threads: int, optimization: str = "all", spinning: bool = True,
+                    execution: str = "sequential", inter_op_threads: int = 1) -> ort.SessionOptions:
+    """`threads` intra-op threads and `inter_op_threads` inter-op threads (1: torch's budget), graph
+    optimisation `optimization` (one of OPTIMIZATION_LEVELS), intra-op spinning on or off, execution mode
+    `execution` (EXECUTION_MODES: parallel runs independent branches at once on the inter-op threads)."""
     import onnxruntime as ort
 
     levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -145,25 +218,37 @@ def session_options(threads: int, optimization: str = "all", spinning: bool = Tr
     if optimization not in levels:
         raise BenchError(f"onnxruntime.graph_optimization must be one of {', '.join(OPTIMIZATION_LEVELS)}, "
                          f"got {optimization!r}")
+    modes = {"sequential": ort.ExecutionMode.ORT_SEQUENTIAL, "parallel": ort.ExecutionMode.ORT_PARALLEL}
+    if execution not in modes:
+        raise BenchError(f"onnxruntime.execution_mode must be one of {', '.join(EXECUTION_MODES)}, "
+                         f"got {execution!r}")
     options = ort.SessionOptions()
     options.graph_optimization_level = levels[optimization]
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.execution_mode = modes[execution]
     options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options.inter_op_num_threads = inter_op_threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3  # errors only: a provider fallback is reported by our own check
     return options
 
 
-def read_back(session: ort.InferenceSession) -> dict[str, object]:
+def read_back(session: ort.InferenceSession, asked: Mapping[str, object] | None = None) -> dict[str, object]:
     """What the session says it uses (not what was asked): threads, execution mode, optimisation level,
-    spinning."""
+    spinning, and each pass-through option of `asked` read back from the session (provider options are
+    not readable there: the caller records them as given)."""
     opts = session.get_session_options()
     spinning = opts.get_session_config_entry("session.intra_op.allow_spinning")
-    return {"intra_op_threads": opts.intra_op_num_threads, "inter_op_threads": opts.inter_op_num_threads,
-            "execution_mode": str(opts.execution_mode).rsplit(".", 1)[-1],
-            "graph_optimization": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
-            "intra_op_spinning": spinning != "0"}
+    used: dict[str, object] = {
+        "intra_op_threads": opts.intra_op_num_threads, "inter_op_threads": opts.inter_op_num_threads,
+        "execution_mode": str(opts.execution_mode).rsplit(".", 1)[-1],
+        "graph_optimization": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
+        "intra_op_spinning": spinning != "0"}
+    for key in asked or {}:
+        if key.startswith(PROVIDER_PREFIX):
+            continue
+        value = opts.get_session_config_entry(key) if "." in key else getattr(opts, key)
+        used[key] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    return used
 
 
 def _feeds(session: ort.InferenceSession, inputs: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:

@@ -80,7 +80,8 @@ def test_the_suite_refuses_a_bad_config_before_collecting(tmp_path):
 def test_runtime_options_are_resolved_by_the_runtime_and_checked(tmp_path):
     config = RunConfig(runtimes=("eager", "onnxruntime"), results_dir=tmp_path,
                        runtime_options={"onnxruntime": {"intra_op_spinning": "off"}})
-    assert config.options_for("onnxruntime") == {"graph_optimization": "all", "intra_op_spinning": False}
+    assert config.options_for("onnxruntime") == {"graph_optimization": "all", "intra_op_spinning": False,
+                                                 "execution_mode": "sequential", "inter_op_threads": 1}
     assert config.options_for("eager") == {}
     assert RunConfig.read(config.write(tmp_path / "run.json")) == config
     for options, message in (
@@ -88,6 +89,11 @@ def test_runtime_options_are_resolved_by_the_runtime_and_checked(tmp_path):
                                             "onnxruntime.graph_optimization, onnxruntime.intra_op_spinning"),
         ({"torchscript": {"x": "1"}}, "--runtime-option for torchscript, which this run does not include"),
         ({"onnxruntime": {"intra_op_spinning": "maybe"}}, "intra_op_spinning takes true or false"),
+        ({"onnxruntime": {"execution_mode": "async"}}, "execution_mode must be one of sequential, parallel"),
+        # ONNX Runtime would run it sequentially and still say "parallel" was asked.
+        ({"onnxruntime": {"execution_mode": "parallel"}}, "parallel needs onnxruntime.inter_op_threads >= 2"),
+        ({"onnxruntime": {"enable_mem_pattern": "maybe"}}, "enable_mem_pattern takes true or false"),
+        ({"onnxruntime": {"intra_op_num_threads": "3"}}, "intra_op_num_threads is set by bench .--threads"),
     ):
         with pytest.raises(BenchError, match=message):
             RunConfig(runtimes=("eager", "onnxruntime"), runtime_options=options)
@@ -110,3 +116,41 @@ def test_onnxruntime_reports_the_settings_its_session_really_uses(mnist_mlp_resu
     with pytest.raises(BenchError, match="graph_optimization must be one of disable, basic, extended, all"):
         runtime.load(get_model("mnist-mlp"), mnist_mlp_results / "exports" / "mnist-mlp", torch.device("cpu"),
                      1, options={"graph_optimization": "max"})
+
+
+def test_onnxruntime_passes_any_other_setting_through_and_reads_it_back(mnist_mlp_results):
+    import torch
+
+    from bench.runtimes import get_runtime
+    from train.registry import get_model
+
+    runtime = get_runtime("onnxruntime")
+    asked = {"execution_mode": "parallel", "inter_op_threads": "2", "enable_mem_pattern": "false",
+             "enable_cpu_mem_arena": "off",
+             "session.set_denormal_as_zero": "1", "provider.unused_by_the_cpu_provider": "x"}
+    session = runtime.load(get_model("mnist-mlp"), mnist_mlp_results / "exports" / "mnist-mlp",
+                           torch.device("cpu"), 1, options=runtime.resolve_options(asked))
+    settings = session.details.settings
+    # Read back from the session, not echoed: the session's own SessionOptions hold each one.
+    assert settings["execution_mode"] == "ORT_PARALLEL" and settings["inter_op_threads"] == 2
+    assert settings["enable_mem_pattern"] is False and settings["enable_cpu_mem_arena"] is False
+    assert settings["session.set_denormal_as_zero"] == "1"
+    assert settings["provider_options"] == {"unused_by_the_cpu_provider": "x"}
+    inputs = get_model("mnist-mlp").example_inputs(3)
+    eager = get_runtime("eager").load(get_model("mnist-mlp"), mnist_mlp_results / "exports" / "mnist-mlp",
+                                      torch.device("cpu"), 1)
+    torch.testing.assert_close(session.run(inputs), eager.run(inputs), atol=1e-5, rtol=1e-4)
+
+
+def test_bench_run_takes_ort_options_and_refuses_a_bad_one_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--models", "mnist-mlp", "--runtimes", "eager,onnxruntime",
+                                      "--ort-option", "enable_mem_pattern=sometimes",
+                                      "--results-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == ["error: onnxruntime.enable_mem_pattern takes true or false, got 'sometimes'"]
+    assert not (tmp_path / "benchmarks").exists()
