@@ -22,6 +22,7 @@ from bench.measure.roofline import MatmulPeak, best_gemm
 from bench.records.schema import REFERENCE_RUNTIME, SCHEMA_VERSION, paired_info, rescale_to_peak
 from bench.run.artifacts import ModelArtifacts, ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
+from bench.run.graph_inputs import benchmark_inputs
 from bench.run.selection import Case
 from bench.runtimes import Runtime, RuntimeUnavailable, Session, get_runtime
 from train.fileio import write_text
@@ -48,7 +49,7 @@ class SuiteState:
     config: RunConfig
     device: torch.device  # the config's device, resolved (CUDA checked) once
     _artifacts: dict[str, ModelArtifacts] = field(default_factory=dict)
-    _inputs: dict[tuple[str, int], tuple[torch.Tensor, ...]] = field(default_factory=dict)
+    _inputs: dict[tuple[str, int], tuple[tuple[torch.Tensor, ...], str]] = field(default_factory=dict)
     _references: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)
     _flops: dict[tuple[str, int], int] = field(default_factory=dict)
     # Sessions of runtimes that share one across sizes (Runtime.shares_session), with their load seconds,
@@ -72,8 +73,13 @@ class SuiteState:
         """Seeded CPU inputs of `size` (batch, or nodes), the same for every runtime."""
         key = (spec.name, size)
         if key not in self._inputs:
-            self._inputs[key] = spec.example_inputs(size, seed=self.config.seed)
-        return self._inputs[key]
+            self._inputs[key] = benchmark_inputs(spec, size, self.config.seed, self.config.data_dir or None)
+        return self._inputs[key][0]
+
+    def inputs_label(self, spec: ModelSpec, size: int) -> str:
+        """What `inputs` are for a graph model (the real Cora, or a random graph and why); "" otherwise."""
+        self.inputs(spec, size)
+        return self._inputs[(spec.name, size)][1]
 
     def reference(self, spec: ModelSpec, size: int) -> torch.Tensor:
         """Eager output on the run's device for those inputs: what every runtime's parity is against."""

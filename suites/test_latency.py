@@ -60,6 +60,8 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
                                           details=session.details.as_dict(), weights=artifacts.weights,
                                           timing_scope=timing_scope, precision=config.policy.as_dict()))
     export_s, exporter = artifacts.made.get(runtime.export_format or "", (None, "none: weights.pt only"))
+    if suite.inputs_label(spec, case.size):
+        benchmark.extra_info["inputs"] = suite.inputs_label(spec, case.size)
     benchmark.extra_info.update(first_result_info(
         export_s=export_s, export_what=exporter if export_s is None else f"{exporter} (manifest)",
         load_s=load_s, compile_s=session.details.prepare_s, first_call_s=first_call_s, reused_session=reused))
@@ -80,7 +82,8 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
     if config.memory:
         figure = measure_in_subprocess(case.model, case.runtime, str(suite.device), case.size,
                                        artifacts.model_dir, config.threads, trust=config.trust,
-                                       precision=config.policy, options=config.options_for(case.runtime))
+                                       precision=config.policy, options=config.options_for(case.runtime),
+                                       data_dir=config.data_dir, seed=config.seed)
         benchmark.extra_info.update(memory_info(figure))
     if config.verify_timing and suite.device.type == "cpu":
         raw = runtime.raw_call(artifacts.model_dir / runtime.artifact, inputs, config.threads)

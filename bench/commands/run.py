@@ -34,6 +34,10 @@ def run(
              "--runtime-option compile.mode=...)."),
     batch_sizes: str = typer.Option("1,64", "--batch-sizes",
                                     help="Comma-separated batch sizes; graph models run once on full Cora."),
+    data_dir: Path = typer.Option(
+        None, "--data-dir",
+        help="Where the graph rows look for Cora (default $BENCH_DATA_DIR or ~/.cache/bench/data): the "
+             "real citation graph when it is there, else a random graph of its size, labelled per row."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir",
                                      help="Exports, checkpoints and benchmarks/ live here."),
     threads: int | None = THREADS,
@@ -89,7 +93,7 @@ def run(
         min_rounds=min_rounds, trust=trust, precision=precision, cudnn_benchmark=cudnn_benchmark,
         paired=paired, runtime_options=[*(runtime_option or []), *_compile_mode_option(compile_mode),
                                         *(f"onnxruntime.{setting}" for setting in ort_option or [])],
-        verify_timing=verify_timing,
+        verify_timing=verify_timing, data_dir=str(data_dir.resolve()) if data_dir else "",
     )
     check_format(fmt)
     with RunProgress(err) as progress:

@@ -216,13 +216,21 @@ def _memory_note(rows: Sequence[ResultRow], wide: bool) -> list[str]:
     return ["peak memory: not recorded by these runs (--no-memory)"] if rows else []
 
 
+def _graph_note(rows: Sequence[ResultRow]) -> list[str]:
+    """What graph the graph rows ran on: the real Cora, or a random graph of its size and why."""
+    if not any(r.unit == "nodes" for r in rows):
+        return []
+    graphs = sorted({str(r.extra.get("inputs") or "") for r in rows if r.unit == "nodes"} - {""})
+    where = "; ".join(graphs) if graphs else "a random graph of Cora's size (older runs: not recorded)"
+    return [f"batch of a graph model: the nodes of the graph it ran on: {where}"]
+
+
 def _compact_notes(rows: Sequence[ResultRow]) -> list[str]:
     """What the default view's columns mean, in as few lines as an 80-column terminal can bear."""
     lines = [f"p50 ms: median time per call; {_speedup_note(rows)}",
              "parity: the output vs eager's on the benchmarked inputs (reference: eager itself)"]
     lines += _memory_note(rows, wide=False)
-    if any(r.unit == "nodes" for r in rows):
-        lines.append("batch of a graph model: the nodes of the full graph it ran on")
+    lines += _graph_note(rows)
     lines.append("--wide: every column (rounds, p99, throughput, roofline, stability, memory split, size)")
     return lines
 
@@ -237,7 +245,7 @@ def _wide_notes(rows: Sequence[ResultRow]) -> list[str]:
              "IQR/median > 0.10 after extra rounds marks a row unstable",
              "parity: the row's output vs eager on the benchmarked inputs "
              "(pass: |diff| ≤ atol + rtol·|eager|)"]
-    return lines + _memory_note(rows, wide=True)
+    return lines + _memory_note(rows, wide=True) + _graph_note(rows)
 
 
 def _run_context_notes(rows: Sequence[ResultRow]) -> list[str]:

@@ -61,6 +61,9 @@ class RunConfig:
     # Per runtime, settings its class offers (Runtime.options), e.g. {"onnxruntime": {"intra_op_spinning":
     # False}}; stored resolved: every option of every runtime of the run, defaults filled in.
     runtime_options: dict = field(default_factory=dict)
+    # Where the graph rows look for Cora ("" = $BENCH_DATA_DIR or ~/.cache/bench/data): the real graph when
+    # it is there, else a random graph of its size, labelled per row.
+    data_dir: str = ""
     reuse_exports: bool = False  # take the exports as they are (`bench run` exports before the suite starts)
     failed_exports: dict = field(default_factory=dict)  # model -> why `bench run` could not export it: its
     # cases fail with that reason (e.g. a corrupt checkpoint) while the other models run

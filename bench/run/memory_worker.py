@@ -20,19 +20,21 @@ from train.processes import child_env, die_with_parent
 
 def measure_row_memory(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
                        threads: int, calls: int = 5, trust: bool = False,
-                       precision: PrecisionPolicy = FP32, options: dict | None = None) -> dict:
+                       precision: PrecisionPolicy = FP32, options: dict | None = None,
+                       data_dir: str = "", seed: int = 0) -> dict:
     """The row's peak memory while loading (and binding inputs) and while running `calls` calls after two
     warm-up calls, under the run's precision policy (cuDNN autotuning changes workspace memory), both
     above a baseline taken after the imports; the figures as a dict."""
     import torch
 
     from bench.measure.memory import measure_phases
+    from bench.run.graph_inputs import benchmark_inputs
     from bench.runtimes import get_runtime
     from train.registry import get_model
 
     precision.apply_to_torch()
     spec = get_model(model)
-    inputs = spec.example_inputs(size)
+    inputs, _ = benchmark_inputs(spec, size, seed, data_dir or None)  # what the timed row ran on
     adapter = get_runtime(runtime)
     adapter.preload()  # the baseline is taken after every import the runtime needs
     if torch.device(device).type == "cuda":
@@ -53,14 +55,16 @@ def measure_row_memory(model: str, runtime: str, device: str, size: int | None, 
 
 def measure_in_subprocess(model: str, runtime: str, device: str, size: int | None, model_dir: Path,
                           threads: int, calls: int = 5, timeout_s: float = 300, trust: bool = False,
-                          precision: PrecisionPolicy = FP32, options: dict | None = None) -> dict:
+                          precision: PrecisionPolicy = FP32, options: dict | None = None,
+                          data_dir: str = "", seed: int = 0) -> dict:
     """Run `measure_row_memory` in a fresh interpreter; BenchError with its stderr if it fails."""
     cmd = [sys.executable, "-m", "bench.run.memory_worker", "--model", model, "--runtime", runtime,
            "--device", device, "--model-dir", str(model_dir), "--threads", str(threads),
            "--calls", str(calls)]
     if size is not None:
         cmd += ["--size", str(size)]
-    cmd += ["--precision", precision.precision, "--options", json.dumps(options or {})]
+    cmd += ["--precision", precision.precision, "--options", json.dumps(options or {}),
+            "--data-dir", data_dir, "--seed", str(seed)]
     if precision.cudnn_benchmark:
         cmd.append("--cudnn-benchmark")
     if trust:
@@ -88,11 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="fp32", help="the run's precision policy (fp32 or tf32)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="cuDNN autotuning, as the run")
     parser.add_argument("--options", default="{}", help="the runtime's options as JSON, as the run has them")
+    parser.add_argument("--data-dir", default="", help="where the run looks for Cora (graph rows)")
+    parser.add_argument("--seed", type=int, default=0, help="the run's input seed")
     args = parser.parse_args(argv)
     figure = measure_row_memory(args.model, args.runtime, args.device, args.size, args.model_dir,
                                 args.threads, args.calls, trust=args.trust,
                                 precision=PrecisionPolicy(args.precision, args.cudnn_benchmark),
-                                options=json.loads(args.options))
+                                options=json.loads(args.options), data_dir=args.data_dir, seed=args.seed)
     print(json.dumps(figure))  # noqa: T201 - the worker's protocol: one JSON line on stdout
     return 0
 
