@@ -24,7 +24,7 @@ from export.layout import (
     artifact_dir,
     load_manifest,
 )
-from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, Parity, compare_outputs
+from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, Parity, compare_outputs, quantized_tolerance
 from export.reload import FreshReload, verify_artifacts
 from export.trust import is_trusted, record_trusted
 from export.util import first_line, sha256_file
@@ -197,9 +197,8 @@ def _export_format(
     exporter, details = saved.exporter, {**saved.details, "export_example": example_label}
     try:
         candidate = stack_outputs(fmt.run(path, spec, cases))
-        parity = compare_outputs(
-            reference, candidate, atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL, checked_on=checked_on
-        )
+        atol, rtol = quantized_tolerance(reference) if fmt.quantized else (DEFAULT_ATOL, DEFAULT_RTOL)
+        parity = compare_outputs(reference, candidate, atol=atol, rtol=rtol, checked_on=checked_on)
     except Exception as exc:  # noqa: BLE001 - as above
         return _Outcome(False, f"reload failed: {first_line(exc)}", exporter, elapsed, None, details)
     reason = "" if parity.passed else _parity_reason(parity)

@@ -15,7 +15,7 @@ from export.cases import parity_cases, stack_outputs
 from export.checkpoint import load_weights
 from export.formats import ExportFormat, default_format_names, format_names, get_format
 from export.layout import WEIGHTS_FILE, load_manifest
-from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, Parity, compare_outputs
+from export.parity import DEFAULT_ATOL, DEFAULT_RTOL, Parity, compare_outputs, quantized_tolerance
 from train.fileio import torch_save
 from train.registry import ModelSpec, get_model
 
@@ -157,12 +157,13 @@ def _judge(spec: ModelSpec, fmt: ExportFormat, child: dict, key: str, reference:
     answer = child["results"][key][fmt.name]
     if "error" in answer:
         return FreshReload(spec.name, fmt.name, None, answer["error"])
+    atol, rtol = quantized_tolerance(reference) if fmt.quantized else (DEFAULT_ATOL, DEFAULT_RTOL)
     try:
         parity = compare_outputs(
             reference,
             stack_outputs(answer["outputs"]),
-            atol=DEFAULT_ATOL,
-            rtol=DEFAULT_RTOL,
+            atol=atol,
+            rtol=rtol,
             checked_on=f"{checked_on} (fresh process)",
         )
     except ValueError as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import FORMAT
+from bench.commands.options import DATA_DIR, FORMAT, use_data_dir
 from bench.errors import BenchError
 from bench.report.console import err, print_tables
 from bench.report.render import check_format
@@ -33,13 +33,16 @@ def export(
     formats: str = typer.Option(
         "", "--formats",
         help="Comma-separated export formats, or all (default: torchscript, onnx; aoti compiles each model "
-             "with AOTInductor for seconds to minutes, so it is made when named)."),
+             "with AOTInductor for seconds to minutes, and onnx-int8 quantises, so they are made when "
+             "named)."),
+    data_dir: Path = DATA_DIR,
     fmt: str = FORMAT,
 ) -> None:
     """Export to each format, check parity against eager; exit 1 if any export failed. Each model's weights
     are its trained checkpoint when there is one (where `bench run` looks), else seeded untrained ones;
     stderr and the table's notes say which."""
     check_format(fmt)
+    use_data_dir(data_dir)
     from export.checkpoint import source_label
     from export.pipeline import ExportResult, export_model  # torch.onnx and friends load only when exporting
 

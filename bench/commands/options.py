@@ -41,3 +41,12 @@ def options(data_dir: Path | None, results_dir: Path, device: str, download: boo
     """RunOptions with the default data directory filled in."""
     return RunOptions(data_dir=data_dir or default_data_dir(), results_dir=results_dir, device=device,
                       download=download, **kwargs)
+
+
+def use_data_dir(data_dir: Path | None) -> None:
+    """Make `--data-dir` this process's (and its children's) data dir: the exports' int8 calibration and
+    the suites' graphs look there through $BENCH_DATA_DIR."""
+    import os
+
+    if data_dir is not None:
+        os.environ[DATA_DIR_ENV] = str(Path(data_dir).expanduser().resolve())

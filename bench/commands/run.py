@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import COMPACT_HINT, FORMAT, MODELS, THREADS, WIDE, WIDE_HINT
+from bench.commands.options import COMPACT_HINT, FORMAT, MODELS, THREADS, WIDE, WIDE_HINT, use_data_dir
 from bench.errors import BenchError
 from bench.measure.contention import CONTENDED_SHARE
 from bench.measure.devices import default_threads
@@ -37,7 +37,8 @@ def run(
     data_dir: Path = typer.Option(
         None, "--data-dir",
         help="Where the graph rows look for Cora (default $BENCH_DATA_DIR or ~/.cache/bench/data): the "
-             "real citation graph when it is there, else a random graph of its size, labelled per row."),
+             "real citation graph when it is there, else a random graph of its size, labelled per row; "
+             "also where onnx-int8 finds its calibration images."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir",
                                      help="Exports, checkpoints and benchmarks/ live here."),
     threads: int | None = THREADS,
@@ -96,6 +97,7 @@ def run(
         verify_timing=verify_timing, data_dir=str(data_dir.resolve()) if data_dir else "",
     )
     check_format(fmt)
+    use_data_dir(data_dir)
     with RunProgress(err) as progress:
         outcome = run_benchmarks(config, on_event=progress.update)
     notes = run_notes(config.threads, outcome.foreign_cpu_share, outcome.json_path)

@@ -102,6 +102,11 @@ class Runtime(ABC):
         return values
 
     @property
+    def quantized(self) -> bool:
+        """Whether its artifact is a lossy (int8) variant, judged by accuracy rather than fp32 parity."""
+        return self.export_format is not None and get_format(self.export_format).quantized
+
+    @property
     def artifact(self) -> str:
         """File name inside a model's export folder: the format's artifact, or weights.pt."""
         return WEIGHTS_FILE if self.export_format is None else get_format(self.export_format).artifact

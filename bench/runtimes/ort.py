@@ -146,6 +146,17 @@ class OnnxRuntime(Runtime):
         return OrtCpuSession(session, details)
 
 
+@register_runtime
+class OnnxRuntimeInt8(OnnxRuntime):
+    """OnnxRuntime on model.int8.onnx (onnx-int8): the same session and settings, int8 kernels, CPU only."""
+
+    name = "onnxruntime-int8"
+    aliases = ("ort-int8", "int8")
+    export_format = "onnx-int8"
+    default = False  # a variant to weigh against its accuracy: `--runtimes onnxruntime-int8` asks for it
+    devices = ("cpu",)  # ONNX Runtime's int8 kernels measured here are its CPU ones
+
+
 def check_onnx_file(path: Path) -> None:
     """`onnx.checker.check_model` before ONNX Runtime parses the file; BenchError when it is no model."""
     import onnx

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from export.formats.aoti import AotiFormat
 from export.formats.base import ExportFormat, Saved
+from export.formats.onnx_int8 import OnnxInt8Format
 from export.formats.onnx_model import OnnxFormat
 from export.formats.torchscript import TorchScriptFormat
 from train.errors import BenchError
 
 # The one list. Adding a format: its module, and one line here.
-EXPORT_FORMATS: tuple[ExportFormat, ...] = (TorchScriptFormat(), OnnxFormat(), AotiFormat())
+EXPORT_FORMATS: tuple[ExportFormat, ...] = (TorchScriptFormat(), OnnxFormat(), AotiFormat(), OnnxInt8Format())
 
 
 def format_names() -> tuple[str, ...]:

@@ -34,6 +34,8 @@ class ExportFormat(ABC):
     # `bench export` without --formats, and every format of the default runtimes: False for a format that
     # compiles (minutes per model), made only when asked for or when a run's runtimes need it.
     default: ClassVar[bool] = True
+    # int8 and other lossy variants: parity against eager uses export.parity.quantized_tolerance.
+    quantized: ClassVar[bool] = False
     is_code: ClassVar[bool]  # loading it runs code: only files in the user's trust store, or --trust
     load_needs: ClassVar[tuple[str, ...]]  # modules a clean interpreter imports to run it (beside torch)
     # Source of `run(path, input_names, cases) -> list[torch.Tensor]` for a clean interpreter that may import

@@ -318,7 +318,8 @@ BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
     ("unknown dataset", train("imagenet"),
      "unknown dataset 'imagenet'; choose one of: cora, esc50, mnist, cifar100"),
     ("unknown runtime", run("--runtimes", "tvm"),
-     "unknown runtime 'tvm'; choose one of: eager, aoti, compile, onnxruntime, torchscript"),
+     "unknown runtime 'tvm'; choose one of: eager, aoti, compile, onnxruntime, onnxruntime-int8, "
+     "torchscript"),
     ("unknown compile mode", run("--runtimes", "eager,compile", "--compile-mode", "fast"),
      "compile.mode 'fast' is not a torch.compile mode; choose one of: default, max-autotune"),
     ("--compile-mode without the compile runtime", run("--compile-mode", "max-autotune"),

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.run.graph_inputs import benchmark_inputs
+from train.data.paths import DATA_DIR_ENV
 from train.registry import CORA_NUM_EDGES, CORA_NUM_NODES, get_model
 
 
@@ -62,7 +63,8 @@ def test_dense_rows_and_smaller_graphs_keep_their_seeded_inputs(cora_dir):
     assert inputs[0].shape[0] == 120 and label == ""
 
 
-def test_a_run_records_and_shows_the_graph_its_rows_ran_on(cora_dir, tmp_path):
+def test_a_run_records_and_shows_the_graph_its_rows_ran_on(cora_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)  # --data-dir sets it for the process: undone after
     result = CliRunner().invoke(app, [
         "run", "--models", "cora-gcn", "--runtimes", "eager", "--data-dir", str(cora_dir),
         "--results-dir", str(tmp_path), "--threads", "1", "--warmup", "1", "--max-time", "0.05",

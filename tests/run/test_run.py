@@ -161,7 +161,8 @@ def test_cli_cuda_without_cuda_exits_2_before_doing_anything(tmp_path, monkeypat
 @pytest.mark.parametrize(("args", "message"), [
     (["--models", "mnist-mlp,nope"], "error: unknown model 'nope'; choose one of: "),
     (["--runtimes", "tvm"],
-     "error: unknown runtime 'tvm'; choose one of: eager, aoti, compile, onnxruntime, torchscript"),
+     "error: unknown runtime 'tvm'; choose one of: eager, aoti, compile, onnxruntime, onnxruntime-int8, "
+     "torchscript"),
     (["--batch-sizes", "1,0"], "error: --batch-sizes takes positive integers"),
     (["--device", "tpu"], "error: unknown device 'tpu'; choose one of: cpu, cuda"),
 ])

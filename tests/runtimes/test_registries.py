@@ -7,7 +7,7 @@ from bench.runtimes import Runtime, default_runtime_names, get_runtime, register
 
 
 def test_builtin_runtimes_eager_first():
-    assert runtime_names() == ["eager", "aoti", "compile", "onnxruntime", "torchscript"]
+    assert runtime_names() == ["eager", "aoti", "compile", "onnxruntime", "onnxruntime-int8", "torchscript"]
     assert get_runtime("onnxruntime").artifact == "model.onnx"
     # Those that compile for seconds to minutes per model run only when named.
     assert default_runtime_names() == ["eager", "onnxruntime", "torchscript"]
@@ -26,7 +26,8 @@ def test_duplicate_name_is_refused():
 
 
 def test_unknown_runtime_lists_the_valid_names():
-    expected = "unknown runtime 'tensorrt'; choose one of: eager, aoti, compile, onnxruntime, torchscript"
+    expected = ("unknown runtime 'tensorrt'; choose one of: eager, aoti, compile, onnxruntime, "
+                "onnxruntime-int8, torchscript")
     with pytest.raises(BenchError, match=expected):
         get_runtime("tensorrt")
 
