@@ -1,6 +1,10 @@
-"""The inputs an export is captured on, and the differently sized inputs its parity is checked on."""
+"""The inputs an export is captured on, and the differently sized inputs its parity is checked on: real
+test images where the data dir holds the model's dataset (MNIST), seeded random ones otherwise."""
 
 from __future__ import annotations
+
+import functools
+from pathlib import Path
 
 import torch
 
@@ -25,8 +29,45 @@ def export_example(spec: ModelSpec) -> tuple[Inputs, str]:
     return spec.example_inputs(EXPORT_BATCH, seed=EXPORT_SEED), f"batch {EXPORT_BATCH}"
 
 
+def real_test_images(spec: ModelSpec, count: int,
+                     data_dir: Path | None = None) -> tuple[torch.Tensor, str] | None:
+    """The first `count` images of the model's test split, normalised as training does, and what they are,
+    when `data_dir` (default $BENCH_DATA_DIR or ~/.cache/bench/data) holds them offline (MNIST); else None.
+
+    A statically quantised variant is calibrated on real images and only meant for them: judged on
+    standard-normal inputs, mnist-cnn-bn's int8 logits agreed with eager on no row, on real ones on all."""
+    from train.data.paths import default_data_dir
+
+    if spec.dataset != "mnist" or spec.is_graph:
+        return None
+    where = Path(data_dir) if data_dir else default_data_dir()
+    images = _mnist_test_images(str(where))
+    if images is None or count > images.shape[0]:
+        return None
+    return images[:count], f"MNIST test images (the first of the split) from {where}"
+
+
+@functools.lru_cache(maxsize=2)
+def _mnist_test_images(data_dir: str) -> torch.Tensor | None:
+    """MNIST's normalised test images under `data_dir`, or None when they are not there or unreadable."""
+    from train.data.mnist import load_mnist_tensors, normalise
+    from train.errors import BenchError
+
+    try:
+        return normalise(load_mnist_tensors(Path(data_dir), download=False)[2])
+    except BenchError:
+        return None
+
+
 def parity_cases(spec: ModelSpec) -> tuple[list[Inputs], str]:
-    """Parity inputs, all sized unlike the export example, and a label ('batch 1, 3, 5')."""
+    """Parity inputs, all sized unlike the export example, and a label ('batch 1, 3, 5'): real test
+    images (consecutive slices) where the data dir has them, seeded random inputs otherwise."""
+    real = real_test_images(spec, sum(PARITY_BATCHES))
+    if real is not None:
+        images, label = real
+        starts = [sum(PARITY_BATCHES[:i]) for i in range(len(PARITY_BATCHES))]
+        cases = [(images[s:s + b],) for s, b in zip(starts, PARITY_BATCHES, strict=True)]
+        return cases, f"batch {', '.join(map(str, PARITY_BATCHES))} of {label}"
     if spec.is_graph:
         cases = [
             spec.example_inputs(n, num_edges=e, seed=PARITY_SEED + i)

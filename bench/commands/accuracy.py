@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import DATA_DIR, DOWNLOAD, FORMAT, MODELS, THREADS
+from bench.commands.options import DATA_DIR, DOWNLOAD, FORMAT, MODELS, THREADS, use_data_dir
 from bench.measure.devices import default_threads
 from bench.report.console import err, print_tables
 from bench.report.render import check_format
@@ -30,6 +30,7 @@ def accuracy(
 ) -> None:
     """Re-measure each trained model's test accuracy through each runtime; save results/accuracy/."""
     check_format(fmt)
+    use_data_dir(data_dir)  # where an int8 variant it exports finds its calibration images
     outcome = measure_accuracy(
         models, data_dir or default_data_dir(), results_dir, download=download,
         threads=threads if threads is not None else default_threads(), runtimes=runtimes,

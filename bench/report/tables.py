@@ -216,6 +216,17 @@ def _memory_note(rows: Sequence[ResultRow], wide: bool) -> list[str]:
     return ["peak memory: not recorded by these runs (--no-memory)"] if rows else []
 
 
+def _inputs_note(rows: Sequence[ResultRow]) -> list[str]:
+    """Which dense rows ran on real data (the rest: seeded standard-normal inputs)."""
+    real: dict[str, list[str]] = {}
+    for row in rows:
+        label = str(row.extra.get("inputs") or "")
+        if label and row.unit != "nodes" and row.model not in real.setdefault(label, []):
+            real[label].append(row.model)
+    return [f"inputs of {', '.join(models)}: {label}; other rows: seeded random inputs"
+            for label, models in real.items()]
+
+
 def _graph_note(rows: Sequence[ResultRow]) -> list[str]:
     """What graph the graph rows ran on: the real Cora, or a random graph of its size and why."""
     if not any(r.unit == "nodes" for r in rows):
@@ -230,7 +241,7 @@ def _compact_notes(rows: Sequence[ResultRow]) -> list[str]:
     lines = [f"p50 ms: median time per call; {_speedup_note(rows)}",
              "parity: the output vs eager's on the benchmarked inputs (reference: eager itself)"]
     lines += _memory_note(rows, wide=False)
-    lines += _graph_note(rows)
+    lines += _graph_note(rows) + _inputs_note(rows)
     lines.append("--wide: every column (rounds, p99, throughput, roofline, stability, memory split, size)")
     return lines
 
@@ -245,7 +256,7 @@ def _wide_notes(rows: Sequence[ResultRow]) -> list[str]:
              "IQR/median > 0.10 after extra rounds marks a row unstable",
              "parity: the row's output vs eager on the benchmarked inputs "
              "(pass: |diff| ≤ atol + rtol·|eager|)"]
-    return lines + _memory_note(rows, wide=True) + _graph_note(rows)
+    return lines + _memory_note(rows, wide=True) + _graph_note(rows) + _inputs_note(rows)
 
 
 def _run_context_notes(rows: Sequence[ResultRow]) -> list[str]:

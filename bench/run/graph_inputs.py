@@ -1,5 +1,6 @@
-"""The inputs a row runs on: for a graph model at full size, the real Cora citation graph when it is on disk
-(scatter kernels see its skewed degrees), else a random graph of Cora's size, labelled as such."""
+"""The inputs a row runs on: real data where the data dir has it (MNIST's test images; for a graph model at
+full size the Cora citation graph, whose skewed degrees scatter kernels feel), else seeded random inputs
+(a random graph of Cora's size), and a label saying which."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from export.cases import real_test_images
 from train.errors import BenchError
 from train.registry import CORA_NUM_NODES, ModelSpec
 
@@ -15,9 +17,14 @@ Inputs = tuple[torch.Tensor, ...]
 
 def benchmark_inputs(spec: ModelSpec, size: int | None, seed: int,
                      data_dir: Path | None = None) -> tuple[Inputs, str]:
-    """The row's inputs and what they are ("" for a dense model's seeded random batch)."""
+    """The row's inputs and what they are ("" for a dense model's seeded random batch): real test images
+    where the data dir has the dataset (MNIST: an int8 variant calibrated on real images is only meant for
+    them), the real Cora graph for a graph model at full size."""
     full_graph = spec.is_graph and size in (None, CORA_NUM_NODES)
     if not full_graph:
+        real = real_test_images(spec, size or 1, data_dir)
+        if real is not None:
+            return (real[0],), real[1]
         return spec.example_inputs(size, seed=seed), ""
     from train.data.paths import default_data_dir
 

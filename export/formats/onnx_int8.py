@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from export.formats.base import ExportFormat, Inputs, Saved
-from export.formats.onnx_model import OnnxFormat, onnx_session, run_onnx, save_onnx
+from export.formats.onnx_model import OnnxFormat, onnx_session, quiet_onnx_tools, run_onnx, save_onnx
 from export.graph_aggregation import FORMULATION, passes_messages, scatter_free_aggregation
 from train.errors import BenchError
 from train.fileio import atomic_path
@@ -37,14 +37,14 @@ def calibration_inputs(spec: ModelSpec) -> tuple[list[Inputs], str]:
 
     data_dir = default_data_dir()
     if spec.dataset == "mnist":
-        from train.data.mnist import _normalise, load_mnist_tensors
+        from train.data.mnist import load_mnist_tensors, normalise
 
         try:
             images = load_mnist_tensors(data_dir, download=False)[0][:CALIBRATION_SAMPLES]
         except BenchError as exc:
             raise CalibrationMissing(f"int8 calibration for {spec.name} needs MNIST's training images: "
                                      f"{exc}") from None
-        batches = _normalise(images).split(CALIBRATION_BATCH)
+        batches = normalise(images).split(CALIBRATION_BATCH)
         return [(b,) for b in batches], (f"real: the first {len(images)} MNIST training images "
                                          f"from {data_dir}")
     # ESC-50 and CIFAR-100 have no offline copy here: synthetic, and every record says so.
@@ -82,10 +82,10 @@ class OnnxInt8Format(ExportFormat):
         calibration, label = calibration_inputs(spec) if static else ([], "none (dynamic)")
         with tempfile.TemporaryDirectory() as scratch:
             source = Path(scratch) / "model.onnx"
-            with scatter_free_aggregation() if aggregates else contextlib.nullcontext():
+            with scatter_free_aggregation() if aggregates else contextlib.nullcontext(), quiet_onnx_tools():
                 save_onnx(model, spec, example, source)
             _clear_value_info(source)  # the quantiser's shape inference chokes on the exporter's value_info
-            with atomic_path(path) as tmp:
+            with atomic_path(path) as tmp, quiet_onnx_tools():
                 if static:
                     quantize_static(str(source), str(tmp), _Reader(spec, calibration),
                                     quant_format=QuantFormat.QDQ, per_channel=True,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,22 @@ def dynamic_shapes(spec: ModelSpec) -> tuple[dict[int, torch.export.Dim], ...]:
             {axis: dims.setdefault(sym, torch.export.Dim(sym)) for axis, sym in t.dynamic_dims().items()}
         )
     return tuple(shapes)
+
+
+@contextlib.contextmanager
+def quiet_onnx_tools() -> Iterator[None]:
+    """ONNX tooling's log chatter off while it runs: onnx_ir's "attribute type is ambiguous" for empty
+    attributes, and onnxruntime.quantization's advice and per-tensor shape dumps (it logs on the root
+    logger); errors still show, and a failed export or quantisation raises as before."""
+    loggers = [logging.getLogger(), logging.getLogger("onnx_ir"), logging.getLogger("onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def save_onnx(model: nn.Module, spec: ModelSpec, example: tuple[torch.Tensor, ...], path: Path) -> OnnxExport:
@@ -170,7 +188,7 @@ def run(path, names, cases):
     def save(self, model: nn.Module, spec: ModelSpec, example: Inputs, path: Path) -> Saved:
         aggregates = passes_messages(model)
         # PyG's scatter exports slow (ScatterElements) or racy (ScatterND add): see export.graph_aggregation.
-        with scatter_free_aggregation() if aggregates else contextlib.nullcontext():
+        with scatter_free_aggregation() if aggregates else contextlib.nullcontext(), quiet_onnx_tools():
             ox = save_onnx(model, spec, example, path)
         return Saved(ox.exporter, {
             "graph_aggregation": FORMULATION if aggregates else None,

@@ -74,3 +74,23 @@ def test_a_run_records_and_shows_the_graph_its_rows_ran_on(cora_dir, tmp_path, m
     (row,) = json.loads(saved.read_text())["benchmarks"]
     assert row["extra_info"]["inputs"].startswith("Cora citation graph (2708 nodes, 10556 edges")
     assert "the nodes of the graph it ran on: Cora citation graph" in " ".join(result.output.split())
+
+
+def test_mnist_rows_and_parity_use_real_test_images_when_the_data_dir_has_them(shared_data, tmp_path,
+                                                                               monkeypatch):
+    from export.cases import parity_cases
+    from train.data.mnist import load_mnist_tensors, normalise
+
+    data = tmp_path / "data"
+    shutil.copytree(shared_data / "mnist", data / "mnist")
+    spec = get_model("mnist-cnn")
+    (images,), label = benchmark_inputs(spec, 4, 0, data)
+    expected = normalise(load_mnist_tensors(data, download=False)[2][:4])
+    assert torch.equal(images, expected)
+    assert label == f"MNIST test images (the first of the split) from {data}"
+    (random,), none = benchmark_inputs(spec, 4, 0, tmp_path / "empty")
+    assert torch.equal(random, spec.example_inputs(4, seed=0)[0]) and none == ""
+    monkeypatch.setenv(DATA_DIR_ENV, str(data))  # the exports' parity reads the data dir the run set
+    cases, checked_on = parity_cases(spec)
+    assert [c[0].shape[0] for c in cases] == [1, 3, 5] and torch.equal(cases[1][0], expected[1:4])
+    assert checked_on == f"batch 1, 3, 5 of MNIST test images (the first of the split) from {data}"

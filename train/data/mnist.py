@@ -75,7 +75,7 @@ def load_mnist_tensors(data_dir: Path, download: bool = True) -> tuple[torch.Ten
     return train.data, train.targets, test.data, test.targets
 
 
-def _normalise(images: torch.Tensor) -> torch.Tensor:
+def normalise(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N,28,28) -> float (N,1,28,28) standardised with the reports' mean and std."""
     return ((images.float() / 255.0 - MEAN) / STD).unsqueeze(1)
 
@@ -85,9 +85,9 @@ def load_mnist(data_dir: Path, val_fraction: float, split_seed: int, train_subse
     """Seeded train/val split of the official 60 000, the official 10 000 test; no augmentation."""
     train_x, train_y, test_x, test_y = load_mnist_tensors(data_dir, download)
     # Normalise once up front: per-sample PIL transforms would cost more than the MLP itself.
-    full: Dataset = TensorDataset(_normalise(train_x), train_y)
+    full: Dataset = TensorDataset(normalise(train_x), train_y)
     train_idx, val_idx = seeded_split(len(full), val_fraction, split_seed)
-    test: Dataset = TensorDataset(_normalise(test_x), test_y)
+    test: Dataset = TensorDataset(normalise(test_x), test_y)
     return Splits(
         train=first(torch.utils.data.Subset(full, train_idx), train_subset),
         val=first(torch.utils.data.Subset(full, val_idx), eval_subset),
