@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import DATA_DIR, DOWNLOAD, FORMAT, MODELS, THREADS, use_data_dir
+from bench.commands.options import DATA_DIR, DOWNLOAD, FORMAT, MODELS, THREADS, data_dir_env
 from bench.measure.devices import default_threads
 from bench.report.console import err, print_tables
 from bench.report.render import check_format
@@ -30,11 +30,11 @@ def accuracy(
 ) -> None:
     """Re-measure each trained model's test accuracy through each runtime; save results/accuracy/."""
     check_format(fmt)
-    use_data_dir(data_dir)  # where an int8 variant it exports finds its calibration images
-    outcome = measure_accuracy(
-        models, data_dir or default_data_dir(), results_dir, download=download,
-        threads=threads if threads is not None else default_threads(), runtimes=runtimes,
-        on_model=lambda name: err.print(f"measuring {name} …", markup=False, highlight=False),
-    )
-    print_tables([accuracy_table(outcome.rows, outcome.json_path)], fmt)
-    err.print(f"wrote {outcome.json_path}", markup=False, highlight=False)
+    with data_dir_env(data_dir):  # --data-dir for this command and its children, put back after
+        outcome = measure_accuracy(
+            models, data_dir or default_data_dir(), results_dir, download=download,
+            threads=threads if threads is not None else default_threads(), runtimes=runtimes,
+            on_model=lambda name: err.print(f"measuring {name} …", markup=False, highlight=False),
+        )
+        print_tables([accuracy_table(outcome.rows, outcome.json_path)], fmt)
+        err.print(f"wrote {outcome.json_path}", markup=False, highlight=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import DATA_DIR, FORMAT, use_data_dir
+from bench.commands.options import DATA_DIR, FORMAT, data_dir_env
 from bench.errors import BenchError
 from bench.report.console import err, print_tables
 from bench.report.render import check_format
@@ -42,40 +42,43 @@ def export(
     are its trained checkpoint when there is one (where `bench run` looks), else seeded untrained ones;
     stderr and the table's notes say which."""
     check_format(fmt)
-    use_data_dir(data_dir)
-    from export.checkpoint import source_label
-    from export.pipeline import ExportResult, export_model  # torch.onnx and friends load only when exporting
+    with data_dir_env(data_dir):  # --data-dir for this command and its children, put back after
+        from export.checkpoint import source_label
+        from export.pipeline import (  # torch.onnx and friends load only when exporting
+            ExportResult,
+            export_model,
+        )
 
-    chosen = _formats(formats)
-    names = model_names() if model == "all" else [get_model(model).name]
-    if checkpoint is not None and len(names) > 1:
-        raise BenchError("--checkpoint holds one model's weights: name that model instead of 'all'")
-    if checkpoint is not None and untrained:
-        raise BenchError("--checkpoint and --untrained contradict each other: pass one")
-    checkpoints_dir = Path(out_dir).parent / "checkpoints"  # results/exports beside results/checkpoints
-    results, sources = [], {}
-    for name in names:
-        spec = get_model(name)
-        try:
-            found = checkpoint
-            if found is None and not untrained:
-                found = checkpoint_for(spec, checkpoints_dir)  # a folder in its place: CheckpointError
-            sources[name] = source_label(found, seed)
-            err.print(f"exporting {name} from {sources[name]} …", markup=False, highlight=False)
-            results += export_model(spec, out_dir, checkpoint=found, seed=seed, formats=chosen)
-        except CheckpointError as exc:
-            if checkpoint is not None:
-                raise  # the checkpoint the user named: exit 2
-            # One unusable checkpoint found on disk fails that model's exports, not every model's.
-            results += [ExportResult(name, fmt_name, False, None, None, None, None, str(exc))
-                        for fmt_name in chosen]
-    table = export_table(results)
-    print_tables([replace(table, notes=(*table.notes, *_weights_notes(sources, checkpoints_dir, untrained)))],
-                 fmt)
-    failed = [r for r in results if not r.ok]
-    if failed:
-        err.print(f"{len(failed)} of {len(results)} exports failed", highlight=False)
-        raise typer.Exit(1)
+        chosen = _formats(formats)
+        names = model_names() if model == "all" else [get_model(model).name]
+        if checkpoint is not None and len(names) > 1:
+            raise BenchError("--checkpoint holds one model's weights: name that model instead of 'all'")
+        if checkpoint is not None and untrained:
+            raise BenchError("--checkpoint and --untrained contradict each other: pass one")
+        checkpoints_dir = Path(out_dir).parent / "checkpoints"  # results/exports beside results/checkpoints
+        results, sources = [], {}
+        for name in names:
+            spec = get_model(name)
+            try:
+                found = checkpoint
+                if found is None and not untrained:
+                    found = checkpoint_for(spec, checkpoints_dir)  # a folder in its place: CheckpointError
+                sources[name] = source_label(found, seed)
+                err.print(f"exporting {name} from {sources[name]} …", markup=False, highlight=False)
+                results += export_model(spec, out_dir, checkpoint=found, seed=seed, formats=chosen)
+            except CheckpointError as exc:
+                if checkpoint is not None:
+                    raise  # the checkpoint the user named: exit 2
+                # One unusable checkpoint found on disk fails that model's exports, not every model's.
+                results += [ExportResult(name, fmt_name, False, None, None, None, None,
+                                         str(exc)) for fmt_name in chosen]
+        table = export_table(results)
+        notes = (*table.notes, *_weights_notes(sources, checkpoints_dir, untrained))
+        print_tables([replace(table, notes=notes)], fmt)
+        failed = [r for r in results if not r.ok]
+        if failed:
+            err.print(f"{len(failed)} of {len(results)} exports failed", highlight=False)
+            raise typer.Exit(1)
 
 
 def _formats(text: str) -> tuple[str, ...]:

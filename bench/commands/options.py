@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -43,10 +45,22 @@ def options(data_dir: Path | None, results_dir: Path, device: str, download: boo
                       download=download, **kwargs)
 
 
-def use_data_dir(data_dir: Path | None) -> None:
-    """Make `--data-dir` this process's (and its children's) data dir: the exports' int8 calibration and
-    the suites' graphs look there through $BENCH_DATA_DIR."""
+@contextmanager
+def data_dir_env(data_dir: Path | None) -> Iterator[None]:
+    """While a command runs, `--data-dir` is its (and its children's) $BENCH_DATA_DIR, where the exports'
+    int8 calibration and parity images and the suites' real inputs are looked for; put back afterwards,
+    so a command run in-process (tests, notebooks) leaves the caller's environment as it was."""
     import os
 
-    if data_dir is not None:
-        os.environ[DATA_DIR_ENV] = str(Path(data_dir).expanduser().resolve())
+    if data_dir is None:
+        yield
+        return
+    before = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(Path(data_dir).expanduser().resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = before

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import COMPACT_HINT, FORMAT, MODELS, THREADS, WIDE, WIDE_HINT, use_data_dir
+from bench.commands.options import COMPACT_HINT, FORMAT, MODELS, THREADS, WIDE, WIDE_HINT, data_dir_env
 from bench.errors import BenchError
 from bench.measure.contention import CONTENDED_SHARE
 from bench.measure.devices import default_threads
@@ -97,37 +97,38 @@ def run(
         verify_timing=verify_timing, data_dir=str(data_dir.resolve()) if data_dir else "",
     )
     check_format(fmt)
-    use_data_dir(data_dir)
-    with RunProgress(err) as progress:
-        outcome = run_benchmarks(config, on_event=progress.update)
-    notes = run_notes(config.threads, outcome.foreign_cpu_share, outcome.json_path)
-    tables = [run_table(outcome.rows, config.device, notes=notes, wide=wide)]
-    startup = first_result_table(outcome.rows, config.device)
-    # Shown where start-up decides: a run with a runtime that compiles.
-    if startup is not None and any(not get_runtime(name).default for name in config.runtimes):
-        tables.append(startup)
-    front_end = front_end_table(outcome.rows, config.device)
-    if front_end is not None:
-        tables.append(front_end)
-    print_tables(tables, fmt, hint=WIDE_HINT if wide else COMPACT_HINT)
-    if tensorboard and outcome.json_path is not None:
-        logged = log_benchmark(outcome.json_path, config.results_dir / "runs" / "bench")
-        err.print(f"TensorBoard: {logged} (tensorboard --logdir {config.results_dir / 'runs'})",
-                  markup=False, highlight=False)
-    if outcome.foreign_cpu_share > CONTENDED_SHARE:
-        err.print(f"warning: other processes used {outcome.foreign_cpu_share:.0%} of the CPUs while timing; "
-                  "these numbers are contended (multi-threaded ones most)", markup=False, highlight=False)
-    if outcome.json_path is None:
-        err.print(f"nothing was timed, so no JSON was written ({outcome.wall_s:.1f} s)", markup=False)
-    else:
-        err.print(f"wrote {outcome.json_path} in {outcome.wall_s:.1f} s", markup=False, highlight=False)
-    if outcome.failed:
-        err.print(f"{len(outcome.failed)} case(s) failed; see {outcome.log_path}",
-                  markup=False, highlight=False)
-    if outcome.unexportable:  # a tool is missing: the other rows ran, and the user hears what to install
-        raise BenchError("; ".join(outcome.unexportable.values()))
-    if outcome.failed:
-        raise typer.Exit(1)
+    with data_dir_env(data_dir):  # --data-dir for this command and its children, put back after
+        with RunProgress(err) as progress:
+            outcome = run_benchmarks(config, on_event=progress.update)
+        notes = run_notes(config.threads, outcome.foreign_cpu_share, outcome.json_path)
+        tables = [run_table(outcome.rows, config.device, notes=notes, wide=wide)]
+        startup = first_result_table(outcome.rows, config.device)
+        # Shown where start-up decides: a run with a runtime that compiles.
+        if startup is not None and any(not get_runtime(name).default for name in config.runtimes):
+            tables.append(startup)
+        front_end = front_end_table(outcome.rows, config.device)
+        if front_end is not None:
+            tables.append(front_end)
+        print_tables(tables, fmt, hint=WIDE_HINT if wide else COMPACT_HINT)
+        if tensorboard and outcome.json_path is not None:
+            logged = log_benchmark(outcome.json_path, config.results_dir / "runs" / "bench")
+            err.print(f"TensorBoard: {logged} (tensorboard --logdir {config.results_dir / 'runs'})",
+                      markup=False, highlight=False)
+        if outcome.foreign_cpu_share > CONTENDED_SHARE:
+            err.print(f"warning: other processes used {outcome.foreign_cpu_share:.0%} of the CPUs while "
+                      "timing; these numbers are contended (multi-threaded ones most)",
+                      markup=False, highlight=False)
+        if outcome.json_path is None:
+            err.print(f"nothing was timed, so no JSON was written ({outcome.wall_s:.1f} s)", markup=False)
+        else:
+            err.print(f"wrote {outcome.json_path} in {outcome.wall_s:.1f} s", markup=False, highlight=False)
+        if outcome.failed:
+            err.print(f"{len(outcome.failed)} case(s) failed; see {outcome.log_path}",
+                      markup=False, highlight=False)
+        if outcome.unexportable:  # a tool is missing: the other rows ran, and the user hears what to install
+            raise BenchError("; ".join(outcome.unexportable.values()))
+        if outcome.failed:
+            raise typer.Exit(1)
 
 
 def _compile_mode_option(mode: str | None) -> list[str]:

@@ -330,7 +330,10 @@ def test_manifest_readers_survive_damaged_manifests(exported, data):
 def training_record(tmp_path_factory, shared_data) -> Path:
     """results/training/cora/cora-mlp.json from a real 2-epoch `bench train` on the real Cora."""
     results = tmp_path_factory.mktemp("trained") / "results"
-    result = invoke(["train", "cora", "--model", "cora-mlp", "--epochs", "2", "--data-dir", str(shared_data),
+    from tests.train_fixtures import copy_shared
+
+    data = copy_shared("cora", tmp_path_factory.mktemp("data"))  # PyG writes its processed files there
+    result = invoke(["train", "cora", "--model", "cora-mlp", "--epochs", "2", "--data-dir", str(data),
                      "--results-dir", str(results), "--no-download", "--no-tensorboard"])
     assert result.exit_code == 0, result.output
     return results / "training" / "cora" / "cora-mlp.json"

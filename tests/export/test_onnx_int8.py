@@ -4,8 +4,6 @@ missing real calibration set one line, parity that catches a broken variant, and
 
 from __future__ import annotations
 
-import shutil
-
 import onnx
 import pytest
 import torch
@@ -17,6 +15,7 @@ from export.formats.onnx_int8 import DYNAMIC, STATIC, CalibrationMissing, calibr
 from export.layout import load_manifest
 from export.parity import compare_outputs, quantized_tolerance
 from export.pipeline import export_model
+from tests.train_fixtures import copy_shared
 from train.data.paths import DATA_DIR_ENV
 from train.registry import get_model
 
@@ -40,8 +39,7 @@ def test_mlp_is_quantised_dynamically_reloads_elsewhere_and_shrinks(tmp_path):
 
 
 def test_cnn_is_calibrated_on_real_mnist_when_the_data_dir_has_it(shared_data, tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    shutil.copytree(shared_data / "mnist", data / "mnist")
+    data = copy_shared("mnist", tmp_path / "data")
     monkeypatch.setenv(DATA_DIR_ENV, str(data))
     results = export_model(get_model("mnist-cnn"), tmp_path / "exports", seed=0, formats=("onnx-int8",),
                            fresh_process=False)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.run.graph_inputs import benchmark_inputs
+from tests.train_fixtures import copy_shared
 from train.data.paths import DATA_DIR_ENV
 from train.registry import CORA_NUM_EDGES, CORA_NUM_NODES, get_model
 
@@ -21,8 +22,7 @@ from train.registry import CORA_NUM_EDGES, CORA_NUM_NODES, get_model
 def cora_dir(shared_data, tmp_path_factory) -> Path:
     """A data dir holding a copy of the real Cora raw files (the loader writes its processed files there)."""
     root = tmp_path_factory.mktemp("data")
-    shutil.copytree(shared_data / "cora" / "raw", root / "cora" / "raw")
-    return root
+    return copy_shared("cora", root)
 
 
 def test_graph_rows_run_on_the_real_cora_when_it_is_there(cora_dir):
@@ -48,7 +48,7 @@ def test_without_cora_a_random_graph_of_its_size_says_so(tmp_path):
 
 def test_unreadable_cora_is_named_unreadable(cora_dir, tmp_path):
     broken = tmp_path / "data"
-    shutil.copytree(cora_dir / "cora" / "raw", broken / "cora" / "raw")
+    shutil.copytree(cora_dir / "cora" / "raw", broken / "cora" / "raw", copy_function=shutil.copyfile)
     (broken / "cora" / "raw" / "ind.cora.graph").write_bytes(b"not a pickle")
     _, label = benchmark_inputs(get_model("cora-gcn"), None, 0, broken)
     assert label.startswith("random graph of Cora's size")
@@ -81,8 +81,7 @@ def test_mnist_rows_and_parity_use_real_test_images_when_the_data_dir_has_them(s
     from export.cases import parity_cases
     from train.data.mnist import load_mnist_tensors, normalise
 
-    data = tmp_path / "data"
-    shutil.copytree(shared_data / "mnist", data / "mnist")
+    data = copy_shared("mnist", tmp_path / "data")
     spec = get_model("mnist-cnn")
     (images,), label = benchmark_inputs(spec, 4, 0, data)
     expected = normalise(load_mnist_tensors(data, download=False)[2][:4])
