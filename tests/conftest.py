@@ -21,6 +21,22 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[TRUST_STORE_ENV] = str(Path(tempfile.mkdtemp(prefix="bench-tests-trust-")) / "trusted")
 
 
+def _tree(root: Path) -> list[str]:
+    """Every path under `root`, relative, sorted (files and folders)."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_data_stays_untouched():
+    """../shared/data is read-only to the project: a test (or a command it runs) that writes into it, as a
+    loader staging its files there would, fails the session instead of passing on a polluted copy."""
+    before = _tree(SHARED_DATA) if SHARED_DATA.is_dir() else None
+    yield
+    if before is not None:
+        added = sorted(set(_tree(SHARED_DATA)) - set(before))
+        assert not added, f"tests wrote into {SHARED_DATA}: {', '.join(added[:5])}"
+
+
 def _ort_cuda_missing() -> str:
     """Why ONNX Runtime cannot run on CUDA here ("" when it can be tried)."""
     import onnxruntime
