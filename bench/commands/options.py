@@ -11,6 +11,7 @@ import typer
 from bench.report.render import FORMATS
 from train.config import TrainConfig, configs_for, parse_sets
 from train.data.paths import DATA_DIR_ENV, default_data_dir
+from train.processes import environment_variable
 from train.registry import get_model
 from train.runner import RunOptions
 
@@ -50,17 +51,8 @@ def data_dir_env(data_dir: Path | None) -> Iterator[None]:
     """While a command runs, `--data-dir` is its (and its children's) $BENCH_DATA_DIR, where the exports'
     int8 calibration and parity images and the suites' real inputs are looked for; put back afterwards,
     so a command run in-process (tests, notebooks) leaves the caller's environment as it was."""
-    import os
-
     if data_dir is None:
         yield
         return
-    before = os.environ.get(DATA_DIR_ENV)
-    os.environ[DATA_DIR_ENV] = str(Path(data_dir).expanduser().resolve())
-    try:
+    with environment_variable(DATA_DIR_ENV, str(Path(data_dir).expanduser().resolve())):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(DATA_DIR_ENV, None)
-        else:
-            os.environ[DATA_DIR_ENV] = before

@@ -26,7 +26,7 @@ from bench.records.schema import SCHEMA_VERSION, ResultRow, row_key
 from bench.run.artifacts import CheckpointError, ensure_exported
 from bench.run.config import PROGRESS_ENV, RunConfig
 from train.fileio import create_new, ensure_output_dir, json_text, sweep_stale_temps, write_unique
-from train.processes import child_env, interrupt_exit_code, interrupt_name, pid_alive
+from train.processes import child_env, environment_variable, interrupt_exit_code, interrupt_name, pid_alive
 from train.registry import get_model
 
 INTERRUPT_GRACE_S = 60.0  # after Ctrl-C, how long pytest may take to finish and write the JSON
@@ -141,15 +141,8 @@ def compiler_cache(folder: Path) -> Iterator[None]:
     if _users_inductor_cache():
         yield
         return
-    before = os.environ.get(INDUCTOR_CACHE_ENV)
-    os.environ[INDUCTOR_CACHE_ENV] = str(folder)
-    try:
+    with environment_variable(INDUCTOR_CACHE_ENV, str(folder)):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(INDUCTOR_CACHE_ENV, None)
-        else:
-            os.environ[INDUCTOR_CACHE_ENV] = before
 
 
 def _users_inductor_cache() -> bool:
