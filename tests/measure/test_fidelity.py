@@ -1,7 +1,7 @@
 """Fidelity: the harness's p50 agrees with torch.utils.benchmark's median for the same callable (CPU).
 
 Both time the same bound call in this process, one after the other; the test compares their ratio, never
-an absolute time. A noisy machine gets up to three attempts.
+an absolute time. A noisy machine gets up to five attempts.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bench.runtimes import get_runtime
 from train.registry import get_model
 
 TOLERANCE = 0.10
-ATTEMPTS = 3
+ATTEMPTS = 5  # contention comes in bursts: in one CI run three attempts read 4.6, 2.0 and 0.86
 
 
 def _fixture(request: pytest.FixtureRequest) -> BenchmarkFixture:
