@@ -10,11 +10,19 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch_geometric.nn import SAGEConv
+from torch_geometric.nn import GCNConv, SAGEConv
 from torch_geometric.utils import scatter
 
 from export.formats import get_format
-from export.graph_aggregation import FORMULATION, passes_messages, scatter_free_aggregation, segment_reduce
+from export.graph_aggregation import (
+    BLOCK,
+    FORMULATION,
+    passes_messages,
+    scatter_free_aggregation,
+    segment_reduce,
+    segment_sum,
+    sort_by_destination,
+)
 from export.layout import load_manifest
 from export.pipeline import export_model, stale_formats
 from train.registry import get_model
@@ -55,6 +63,63 @@ def test_sage_projects_before_it_aggregates_with_the_same_result(options):
     assert SAGEConv.forward.__name__ == "forward" and "projected" not in SAGEConv.forward.__qualname__
 
 
+def test_blocked_prefix_sums_hold_float32_rounding_over_a_long_prefix():
+    # 200,000 messages into 2,000 destinations, offset by 1000: a float32 running prefix would carry
+    # ~1e8 and lose whole units; across blocks the prefix is float64, so each sum keeps float32's rounding.
+    gen = torch.Generator().manual_seed(0)
+    index = torch.randint(0, 2000, (200_000,), generator=gen)
+    src = torch.randn(200_000, 3, generator=gen, dtype=torch.float64) + 1000
+    expected = scatter(src, index, 0, 2000, "sum")
+    summed = segment_reduce(src.float(), index, 0, 2000, "sum").double()
+    assert ((summed - expected).abs() / expected.abs()).max() < 1e-6
+
+
+def test_sorted_edges_count_only_the_edges_kept_and_skip_whole_blocks():
+    index = torch.tensor([2, 0, 2, 2, 1, 2] + [3] * (2 * BLOCK))  # destination 3 spans two blocks
+    keep = torch.ones_like(index, dtype=torch.bool)
+    keep[4] = False  # the only edge into 1: dropped (as GCN drops a graph's own self-loops)
+    sorted_edges = sort_by_destination(index, 5, keep=keep)
+    assert sorted_edges.counts.tolist() == [1, 0, 4, 2 * BLOCK, 0]
+    assert sorted_edges.ends.tolist() == [0, 1, 1, 5, 5 + 2 * BLOCK, 5 + 2 * BLOCK]
+    rows = torch.arange(index.shape[0], dtype=torch.float32).unsqueeze(-1)
+    expected = [1.0, 0.0, 0 + 2 + 3 + 5, float(sum(range(6, 6 + 2 * BLOCK))), 0.0]
+    assert segment_sum(rows, sorted_edges).squeeze(-1).tolist() == expected
+
+
+@pytest.mark.parametrize("options", [{}, {"bias": False}, {"improved": True}, {"normalize": False},
+                                     {"add_self_loops": False}])
+@pytest.mark.parametrize("graph", ["random", "self-loops and isolated nodes", "no edges", "weighted"])
+def test_gcn_with_one_shared_sort_equals_its_own_forward(options, graph, monkeypatch):
+    import export.graph_aggregation as formulation
+
+    sorts = []
+    monkeypatch.setattr(formulation, "sort_by_destination",
+                        lambda *a, **k: sorts.append(1) or sort_by_destination(*a, **k))
+    torch.manual_seed(0)
+    first, second = GCNConv(12, 8, **options).eval(), GCNConv(8, 4, **options).eval()
+    x, edge_index, weight = torch.randn(30, 12), torch.randint(0, 25, (2, 90)), None  # 25-29: no edges
+    if graph == "self-loops and isolated nodes":
+        edge_index[1, :10] = edge_index[0, :10]
+    elif graph == "no edges":
+        edge_index = edge_index[:, :0]
+    elif graph == "weighted":  # PyG's own forward: the formulation covers unweighted graphs only
+        weight = torch.rand(edge_index.shape[1])
+
+    def two_layers():
+        return second(torch.relu(first(x, edge_index, weight)), edge_index, weight)
+
+    with torch.no_grad():
+        expected = two_layers()
+        with scatter_free_aggregation():
+            formulated = two_layers()
+    torch.testing.assert_close(formulated, expected, atol=1e-5, rtol=1e-5)
+    assert "shared" not in GCNConv.forward.__qualname__
+    plain = graph != "weighted" and options in ({}, {"bias": False})
+    # PyG's forward with segment sums sorts four times (two degrees, two sums); the shared one once
+    # (two without normalisation: no degrees)
+    assert len(sorts) == (1 if plain else 2 if options.get("normalize") is False else 4)
+
+
 def test_only_message_passing_models_are_formulated():
     assert passes_messages(get_model("cora-gcn").build(seed=0))
     assert not passes_messages(get_model("cora-mlp").build(seed=0))
@@ -87,6 +152,7 @@ def test_graph_exports_hold_no_reducing_scatter_and_record_it(graph_exports, nam
     graph = onnx.load(str(out / name / "model.onnx")).graph
     ops = [n.op_type for n in graph.node]
     assert "ScatterElements" not in ops and "CumSum" in ops
+    assert ops.count("TopK") == 1  # one sort of the graph serves every layer (and GCN's degrees)
     for node in graph.node:
         if node.op_type == "ScatterND":  # the positions' writes: plain assignments, never a reduction
             reduction = {a.name: a.s.decode() for a in node.attribute}.get("reduction", "none")
