@@ -52,6 +52,7 @@ class SuiteState:
     _inputs: dict[tuple[str, int], tuple[tuple[torch.Tensor, ...], str]] = field(default_factory=dict)
     _references: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)
     _flops: dict[tuple[str, int], int] = field(default_factory=dict)
+    _accuracy: dict[tuple[str, str], dict] = field(default_factory=dict)
     # Sessions of runtimes that share one across sizes (Runtime.shares_session), with their load seconds,
     # or the RuntimeUnavailable their load raised (a compile that failed once is not retried per size).
     _shared: dict[tuple[str, str], tuple[Session, float] | RuntimeUnavailable] = field(default_factory=dict)
@@ -137,6 +138,20 @@ class SuiteState:
         if key not in self._flops:
             self._flops[key] = count_flops(spec, size, self.artifacts(spec).model_kwargs)
         return self._flops[key]
+
+
+    def accuracy(self, spec: ModelSpec, runtime: Runtime) -> dict:
+        """`runtime`'s test accuracy beside eager's on the real test split (or why there is none), measured
+        once per model and runtime on the CPU: what a quantized row must show besides its speed."""
+        key = (spec.name, runtime.name)
+        if key not in self._accuracy:
+            from bench.run.accuracy import row_accuracy
+            from train.data.paths import default_data_dir
+
+            data_dir = Path(self.config.data_dir) if self.config.data_dir else default_data_dir()
+            self._accuracy[key] = row_accuracy(spec, runtime.name, data_dir, self.config.results_dir,
+                                               self.config.threads)
+        return self._accuracy[key]
 
 
 _STATE = pytest.StashKey[SuiteState]()

@@ -93,6 +93,8 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
         check, method = raw if raw is not None else (call, "the loaded module's bound call")
         second = independent_timing(check, method, min_run_time_s=config.max_time_s, threads=config.threads)
         benchmark.extra_info["independent_timing"] = second.as_dict(info["p50_ms"] / 1e3)
+    if runtime.quantized:  # its speed is bought with precision: the row shows what accuracy it kept
+        benchmark.extra_info["accuracy"] = suite.accuracy(spec, runtime)
     if not parity.passed:
         # After timing, so the row keeps its figures; a failed row gets no speedup, fails compare and the run.
         pytest.fail(f"parity failed on {checked_on}: max abs {parity.max_abs:.3g} > atol {atol:g} + "

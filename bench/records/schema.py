@@ -209,6 +209,13 @@ class ResultRow:
         return float(paired["ci_low"]), float(paired["ci_high"])
 
     @property
+    def accuracy(self) -> Mapping[str, Any]:
+        """Test accuracy beside eager's (a quantized row: `test_acc`, `eager_test_acc`, `delta_vs_eager_pp`,
+        ...), or `reason` why it was not measured; empty when the row does not carry one."""
+        value = self.extra.get("accuracy")
+        return value if isinstance(value, Mapping) else {}
+
+    @property
     def parity_passed(self) -> bool | None:
         return (self.extra.get("parity") or {}).get("passed")
 

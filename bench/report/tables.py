@@ -69,6 +69,11 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
     if len(kinds) > 1:
         columns = (*columns, TRAINED_COLUMN)
         out = [replace(row, cells=(*row.cells, _trained_cell(r))) for row, r in zip(out, rows, strict=True)]
+    if any("test_acc" in r.accuracy for r in rows):  # a quantized row: its accuracy beside eager's
+        columns = (*columns, *ACCURACY_COLUMNS)
+        out = [replace(row, cells=(*row.cells, *_accuracy_cells(r, rows)))
+               for row, r in zip(out, rows, strict=True)]
+    out = [_with_accuracy_reason(row, r) for row, r in zip(out, rows, strict=True)]
     timed = {r.model for r in rows}
     for model in models:
         if model not in timed:
@@ -78,6 +83,7 @@ def run_table(rows: Sequence[ResultRow], device: str, models: Sequence[str] = ()
                            f"{NOT_RUN}: {run_command([model], device)}"))
     lines = (_wide_notes if wide else _compact_notes)(rows)
     lines += _run_context_notes(rows)
+    lines += [ACCURACY_NOTE] if any("test_acc" in r.accuracy for r in rows) else []
     lines += [*notes, *sources_notes(rows)]
     return TableData(f"benchmark.{device}", f"Inference latency on {device}", columns, tuple(out),
                      tuple(lines), sections=True)
@@ -190,6 +196,31 @@ def front_end_table(rows: Sequence[ResultRow], device: str) -> TableData | None:
 
 
 TRAINED_COLUMN = Column("trained", align="left", wrap=False)
+
+
+ACCURACY_COLUMNS = (Column("test acc", ".4f"), Column("Δ acc pp", "+.2f"))
+ACCURACY_NOTE = ("test acc: the trained checkpoint's accuracy on the real test split through that runtime "
+                 "(eager's on its row; as `bench accuracy`); Δ acc pp: minus eager's, in percentage points")
+
+
+def _accuracy_cells(r: ResultRow, rows: Sequence[ResultRow]) -> tuple[Cell, Cell]:
+    """(test accuracy, its difference from eager's in pp) of a row that measured one; eager's row shows the
+    eager accuracy its model's quantized rows were read against."""
+    if "test_acc" in r.accuracy:
+        return r.accuracy["test_acc"], r.accuracy.get("delta_vs_eager_pp")
+    if r.runtime == REFERENCE_RUNTIME and r.p50_ms is not None:
+        return next((o.accuracy["eager_test_acc"] for o in rows
+                     if o.model == r.model and "eager_test_acc" in o.accuracy), None), None
+    return None, None
+
+
+def _with_accuracy_reason(row: Row, r: ResultRow) -> Row:
+    """The row, its note saying why a quantized row's accuracy was not measured (untrained weights, no test
+    split), when it was not."""
+    reason = r.accuracy.get("reason")
+    if not reason:
+        return row
+    return replace(row, note="; ".join(filter(None, [row.note, f"test accuracy not measured: {reason}"])))
 
 
 def _trained_cell(r: ResultRow) -> Cell:

@@ -137,6 +137,25 @@ def model_rows(spec: ModelSpec, data_dir: Path, results_dir: Path, download: boo
     return rows
 
 
+def row_accuracy(spec: ModelSpec, runtime_name: str, data_dir: Path, results_dir: Path,
+                 threads: int) -> dict:
+    """A benchmark row's `accuracy` field: `runtime_name`'s test accuracy beside eager's on the real test
+    split of the trained checkpoint (as `bench accuracy` measures it, never downloading), or {"reason":
+    why not} (untrained weights, test split not in the data dir, a checkpoint bench cannot use)."""
+    try:
+        rows = model_rows(spec, Path(data_dir), Path(results_dir), False, threads,
+                          runtimes=(REFERENCE_RUNTIME, runtime_name))
+    except BenchError as exc:
+        return {"reason": str(exc)}
+    measured = {r.runtime: r for r in rows if r.test_acc is not None}
+    mine, eager = measured.get(runtime_name), measured.get(REFERENCE_RUNTIME)
+    if mine is None or eager is None:
+        return {"reason": next((r.note for r in rows if r.note), "not measured")}
+    return {"split": "test", "dataset": spec.dataset, "samples": mine.samples, "test_acc": mine.test_acc,
+            "eager_test_acc": eager.test_acc, "delta_vs_eager_pp": mine.delta_vs_eager_pp,
+            "differs_from_eager": mine.differs_from_eager}
+
+
 def _read_checkpoint(spec: ModelSpec, ckpt: Path) -> tuple[dict, TrainConfig]:
     """The checkpoint of `spec` and the config it was trained with, checked before any data is loaded: its
     weights must fit the model and its config be valid; CheckpointError (one line, exit 2) otherwise."""

@@ -82,3 +82,32 @@ def test_the_int8_variant_is_measured_on_the_real_test_split_beside_eager(traine
     # Whatever int8 costs in accuracy is shown, not hidden: the gap is the row's own figure.
     assert int8["Δ vs eager (pp)"] == pytest.approx((int8["test_acc"] - rows["eager"]["test_acc"]) * 100)
     assert abs(int8["Δ vs eager (pp)"]) < 5  # a broken variant would be near chance (14 %)
+
+
+def test_a_bench_run_int8_row_carries_its_test_accuracy_beside_eagers(trained_cora):
+    data_dir, results = trained_cora
+    tiny = ["--threads", "1", "--warmup", "1", "--max-time", "0.05", "--min-rounds", "2", "--no-memory",
+            "--no-paired", "--data-dir", str(data_dir), "--results-dir", str(results)]
+    ran = CliRunner().invoke(app, ["run", "--models", "cora-mlp,cora-gcn", "--runtimes",
+                                   "eager,onnxruntime-int8", "--format", "json", *tiny])
+    assert ran.exit_code == 0, ran.output
+    saved = max((results / "benchmarks").glob("*.json"))
+    rows = {(b["extra_info"]["model"], b["extra_info"]["runtime"]): b["extra_info"]
+            for b in json.loads(saved.read_text())["benchmarks"]}
+    accuracy = rows[("cora-mlp", "onnxruntime-int8")]["accuracy"]
+    measured = CliRunner().invoke(app, [
+        "accuracy", "--models", "cora-mlp", "--runtimes", "eager,onnxruntime-int8", "--data-dir",
+        str(data_dir), "--results-dir", str(results), "--no-download", "--format", "json", "--threads", "1"])
+    by_runtime = {r["runtime"]: r for r in json.loads(measured.stdout)["tables"][0]["rows"]}
+    assert accuracy["split"] == "test" and accuracy["samples"] == 1000  # Cora's test mask
+    assert accuracy["test_acc"] == by_runtime["onnxruntime-int8"]["test_acc"]
+    assert accuracy["eager_test_acc"] == by_runtime["eager"]["test_acc"]
+    assert accuracy["delta_vs_eager_pp"] == pytest.approx(by_runtime["onnxruntime-int8"]["Δ vs eager (pp)"])
+    # cora-gcn has no checkpoint here: its int8 row is timed on untrained weights and says why no accuracy
+    assert rows[("cora-gcn", "onnxruntime-int8")]["accuracy"] == {
+        "reason": "no checkpoint: run `bench train cora --model cora-gcn`"}
+    (table,) = [t for t in json.loads(ran.stdout)["tables"] if t["key"].startswith("benchmark.")]
+    shown = {(r["model"], r["runtime"]): r for r in table["rows"]}
+    assert shown[("cora-mlp", "onnxruntime-int8")]["test acc"] == accuracy["test_acc"]
+    assert shown[("cora-mlp", "eager")]["test acc"] == accuracy["eager_test_acc"]
+    assert "test accuracy not measured: no checkpoint" in shown[("cora-gcn", "onnxruntime-int8")]["note"]
