@@ -113,3 +113,30 @@ def test_bench_run_times_the_int8_variant_and_refuses_a_missing_calibration_set(
     assert refused.exit_code == 2, refused.output
     errors = [line for line in refused.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "int8 calibration for mnist-cnn needs MNIST" in errors[0]
+
+
+def test_a_model_the_quantiser_refuses_is_a_skipped_row_with_its_reason(tmp_path, monkeypatch):
+    import json
+
+    import onnxruntime.quantization as quantization
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("Quantization of operator 'Gemm' with these attributes is not supported")
+
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(quantization, "quantize_dynamic", refuse)  # the export runs in this process
+    ran = CliRunner().invoke(app, [
+        "run", "--models", "mnist-mlp", "--runtimes", "eager,onnxruntime,onnxruntime-int8", "--batch-sizes",
+        "2", "--threads", "1", "--warmup", "1", "--max-time", "0.05", "--min-rounds", "2", "--no-memory",
+        "--no-paired", "--format", "json", "--results-dir", str(tmp_path), "--data-dir", str(tmp_path / "d")])
+    assert ran.exit_code == 0, ran.output
+    (saved,) = (tmp_path / "benchmarks").glob("*.json")
+    run = json.loads(saved.read_text())
+    assert sorted(b["extra_info"]["runtime"] for b in run["benchmarks"]) == ["eager", "onnxruntime"]
+    (skipped,) = [o for o in run["bench"]["outcomes"] if o["runtime"] == "onnxruntime-int8"]
+    assert skipped["status"] == "skipped"
+    assert skipped["reason"].startswith("onnxruntime-int8: export failed: NotImplementedError: Quantization "
+                                      "of operator 'Gemm'")
