@@ -15,40 +15,45 @@ _INITS = ("default", "zeros", "kaiming")
 
 
 class MnistMLP(nn.Module):
-    """Flatten · Linear(784→hidden) · [BN] · act · [Dropout] · Linear(hidden→10)."""
+    """Flatten · [Linear(→hidden) · [BN] · act · [Dropout]] × layers · Linear(hidden→10); report 002's
+    784-128-10 is layers=1, its "3-layer network" layers=2 (three Linear layers)."""
 
     def __init__(self, hidden: int = 128, activation: str = "relu", dropout: float = 0.0,
-                 batchnorm: bool = False, init: str = "default") -> None:
+                 batchnorm: bool = False, init: str = "default", layers: int = 1) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         if init not in _INITS:
             raise ValueError(f"init must be one of {_INITS}, got {init!r}")
-        layers: list[nn.Module] = [nn.Flatten(), nn.Linear(28 * 28, hidden)]
-        if batchnorm:
-            layers.append(nn.BatchNorm1d(hidden))
-        layers.append(_ACTIVATIONS[activation]())
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(hidden, MNIST_CLASSES))
-        self.net = nn.Sequential(*layers)
-        _initialise(self.net, init)
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+            raise ValueError(f"layers (hidden layers) must be an integer >= 1, got {layers!r}")
+        modules: list[nn.Module] = [nn.Flatten()]
+        width = 28 * 28
+        for _ in range(layers):
+            modules.append(nn.Linear(width, hidden))
+            if batchnorm:
+                modules.append(nn.BatchNorm1d(hidden))  # after the linear layer, before the activation
+            modules.append(_ACTIVATIONS[activation]())
+            if dropout > 0:
+                modules.append(nn.Dropout(dropout))
+            width = hidden
+        modules.append(nn.Linear(hidden, MNIST_CLASSES))
+        self.net = nn.Sequential(*modules)
+        _initialise_first_weight(self.net, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
-def _initialise(module: nn.Module, init: str) -> None:
-    """Apply the report's weight initialisation to every Linear layer."""
-    for layer in module.modules():
-        if not isinstance(layer, nn.Linear):
-            continue
-        if init == "zeros":
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
-        elif init == "kaiming":
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-            nn.init.zeros_(layer.bias)
+def _initialise_first_weight(module: nn.Module, init: str) -> None:
+    """Report 002's initialisation study, as it did it: only the first layer's weight (fc1.weight) is set
+    (zeros, or Kaiming normal, fan_in); its bias and every other layer keep PyTorch's default. Zeroing
+    every layer and bias instead would leave a ReLU/Tanh net with no gradient at all."""
+    first = next(layer for layer in module.modules() if isinstance(layer, nn.Linear))
+    if init == "zeros":
+        nn.init.zeros_(first.weight)
+    elif init == "kaiming":
+        nn.init.kaiming_normal_(first.weight, mode="fan_in")
 
 
 class MnistCNN(nn.Module):
@@ -73,7 +78,7 @@ class MnistCNN(nn.Module):
 
 register_model(ModelSpec(
     "mnist-mlp", "mnist", MNIST_CLASSES, MnistMLP, (_IMAGE,),
-    "MLP 784-128-10 (act/dropout/BN/init variants)",
+    "MLP 784-128-10 (act/dropout/BN/init/depth variants)",
 ))
 register_model(ModelSpec(
     "mnist-cnn", "mnist", MNIST_CLASSES, MnistCNN, (_IMAGE,), "2 conv + 2 FC",
