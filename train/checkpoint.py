@@ -73,7 +73,9 @@ def train_command(model: str | None) -> str:
         spec = get_model(str(model))
     except BenchError:  # None, or a name no model has
         return "`bench train <dataset> --model <model>`"
-    return f"`bench train {spec.dataset} --model {spec.weights_of or spec.name}`"
+    owner = get_model(spec.weights_of) if spec.weights_of else spec
+    variant = f" --name {owner.variant}" if owner.variant else ""
+    return f"`bench train {owner.dataset} --model {owner.base_name}{variant}`"
 
 
 def checkpoint_owner(model: str) -> str:

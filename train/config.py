@@ -16,6 +16,7 @@ import yaml
 
 from train.data.registry import dataset_names, get_dataset
 from train.errors import BenchError
+from train.registry import VARIANT_MARK, check_variant_name
 
 if typing.TYPE_CHECKING:
     from torch import nn
@@ -112,7 +113,8 @@ class DatasetConfig:
     def for_model(self, model: str, sets: dict[str, Any] | None = None) -> TrainConfig:
         """The resolved config of `model`: base, then its YAML overrides, then CLI `sets`."""
         values = {**self.base, "dataset": self.dataset, "model": model}
-        values = merge(values, self.overrides.get(model, {}), f"{self.source} ({model})")
+        base = model.partition(VARIANT_MARK)[0]  # a variant (mnist-cnn@adam) starts from its model's config
+        values = merge(values, self.overrides.get(base, {}), f"{self.source} ({base})")
         values = merge(values, sets or {}, "command line")
         return build_config(values, self.source)
 
@@ -368,3 +370,39 @@ def configs_for(dataset: str, models: list[str] | None = None, sets: dict[str, A
     """Resolved configs of `models` (default: the YAML's list) with CLI `sets` applied last."""
     config = load_dataset_config(dataset, path)
     return [config.for_model(m, sets) for m in (models or list(config.models))]
+
+
+def as_variants(configs: list[TrainConfig], name: str, overrides: dict[str, Any]) -> list[TrainConfig]:
+    """`configs` with each model renamed to its trained variant <model>@<name> (own checkpoint, record and
+    TensorBoard runs); `name` "auto" is made from `overrides` (optimizer=adam -> optimizer-adam)."""
+    variant = auto_variant_name(overrides) if name == "auto" else check_variant_name(name)
+    renamed = []
+    for cfg in configs:
+        base = cfg.model.partition(VARIANT_MARK)[0]
+        renamed.append(dataclasses.replace(cfg, model=f"{base}{VARIANT_MARK}{variant}"))
+    return renamed
+
+
+def auto_variant_name(overrides: dict[str, Any]) -> str:
+    """A variant name from the command line's overrides, in their order: `key-value` joined by `_`, keys
+    without their `model_kwargs.` prefix, other characters as '-' (BenchError when there are none)."""
+    if not overrides:
+        raise BenchError("--name auto names the variant from its overrides, and there are none: add --set "
+                         "key=value (or --epochs, --lr), or give the variant a name")
+    parts = []
+    for key, value in _flat(overrides):
+        text = f"{key.removeprefix('model_kwargs.')}-{value}".lower()
+        parts.append("".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in text))
+    return check_variant_name("_".join(parts)[:64].strip("._-") or "variant")
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested override dicts as dotted (key, value) pairs, in order."""
+    out: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out += _flat(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -14,6 +15,10 @@ from train.errors import BenchError, did_you_mean
 CORA_NUM_NODES = 2708
 CORA_NUM_EDGES = 10556
 CORA_NUM_FEATURES = 1433
+# A trained variant of a model is addressed as <model>@<name> (mnist-cnn@adam): its own checkpoint, record,
+# TensorBoard runs and exports, never overwriting the model's or another variant's.
+VARIANT_MARK = "@"
+_VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,17 @@ class ModelSpec:
     # In a run that names no models (`bench run`): the reports' eight are; an addition that costs minutes
     # per run (esc50-wave: 5 s of raw audio per sample) runs when named, or with `--models all`.
     default: bool = True
+    variant: str = ""  # the trained variant's name ("" for the model itself): name is <model>@<variant>
 
     @property
     def title(self) -> str:
         """The report's name for the model, else its registry name."""
         return self.label or self.name
+
+    @property
+    def base_name(self) -> str:
+        """The registered model a variant is of (its own name for the model itself)."""
+        return self.name.partition(VARIANT_MARK)[0]
 
     def build(self, seed: int | None = 0, **overrides) -> nn.Module:
         """A fresh model in eval mode; `seed` fixes the initial weights (None: leave RNG alone)."""
@@ -142,12 +153,32 @@ def default_model_names() -> list[str]:
 def get_model(name: str) -> ModelSpec:
     """The spec for `name`; unknown names raise BenchError listing the valid ones."""
     _ensure_loaded()
+    base, mark, variant = str(name).partition(VARIANT_MARK)
     try:
-        return _REGISTRY[name]
+        spec = _REGISTRY[base]
     except KeyError:
         valid = ", ".join(_REGISTRY)
-        raise BenchError(f"unknown model {name!r}{did_you_mean(name, _REGISTRY)}; choose one of: {valid}") \
+        raise BenchError(f"unknown model {base!r}{did_you_mean(base, _REGISTRY)}; choose one of: {valid}") \
             from None
+    return variant_of(spec, variant) if mark else spec
+
+
+def check_variant_name(variant: str) -> str:
+    """`variant` when it can name a trained variant (lower-case letters, digits, '.', '_', '-'; at most 64,
+    a file name on every system); BenchError otherwise."""
+    if not _VARIANT_NAME.fullmatch(variant):
+        raise BenchError(f"variant name {variant!r} must be 1-64 of a-z, 0-9, '.', '_', '-' (starting with a "
+                         "letter or digit), e.g. --name adam")
+    return variant
+
+
+def variant_of(spec: ModelSpec, variant: str) -> ModelSpec:
+    """The spec of `spec`'s trained variant `variant`: the same architecture and inputs under the name
+    <model>@<variant> (a model running another's weights runs that model's variant of the same name)."""
+    check_variant_name(variant)
+    return replace(spec, name=f"{spec.name}{VARIANT_MARK}{variant}", variant=variant, default=False,
+                   label=f"{spec.title} [{variant}]",
+                   weights_of=f"{spec.weights_of}{VARIANT_MARK}{variant}" if spec.weights_of else "")
 
 
 def models_for_dataset(dataset: str, trained_only: bool = False) -> list[ModelSpec]:

@@ -11,7 +11,7 @@ from bench.report.console import err, print_tables
 from bench.report.progress import TrainingProgress
 from bench.report.render import check_format
 from bench.report.synthesis import trained_table
-from train.config import configs_for, parse_sets
+from train.config import as_variants, configs_for, parse_sets
 from train.data.paths import DATA_DIR_ENV, default_data_dir
 from train.data.registry import dataset_names, get_dataset
 from train.runner import RunOptions, TrainingInterrupted, train_models
@@ -26,6 +26,10 @@ def train(
     sets: list[str] = typer.Option(None, "--set",
                                    help="Override any config key, e.g. --set weight_decay=1e-4 "
                                         "--set model_kwargs.hidden=128 (repeatable)."),
+    name: str = typer.Option(
+        None, "--name",
+        help="Train a named variant: <model>@<name> keeps its own checkpoint, record and TensorBoard runs "
+             "(bench export/run/accuracy --models <model>@<name>); auto: named from the overrides."),
     seeds: int = typer.Option(1, "--seeds",
                               help="Train N seeds (seed, seed+1, ...) and report mean ± std."),
     data_dir: Path = typer.Option(
@@ -47,6 +51,8 @@ def train(
     get_dataset(dataset)  # an unknown name is one line listing the valid ones
     check_format(fmt)
     configs = configs_for(dataset, model or None, overrides, config)
+    if name is not None:
+        configs = as_variants(configs, name, overrides)
     options = RunOptions(
         data_dir=data_dir or default_data_dir(), results_dir=results_dir, device=device, seeds=seeds,
         tensorboard=tensorboard, download=download, threads=threads,

@@ -32,13 +32,25 @@ from bench.report.tables import (
 )
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.data.registry import dataset_names, get_dataset
-from train.registry import models_for_dataset
+from train.registry import VARIANT_MARK, get_model, models_for_dataset
 from train.runs import interruption_text
 
 
 def train_command(dataset: str, model: str, extra: str = "") -> str:
-    """The `bench train` line that writes results/training/<dataset>/<model>.json."""
-    return f"`bench train {dataset} --model {model}{' ' + extra if extra else ''}`"
+    """The `bench train` line that writes results/training/<dataset>/<model>.json (a variant
+    <model>@<name>: `--model <model> --name <name>`)."""
+    base, _, variant = model.partition(VARIANT_MARK)
+    named = f" --name {variant}" if variant else ""
+    return f"`bench train {dataset} --model {base}{named}{' ' + extra if extra else ''}`"
+
+
+def with_variants(models: list[str], records: dict[str, TrainingRecord]) -> list[str]:
+    """`models`, each followed by its trained variants on file (<model>@<name>, by name): side by side."""
+    out = []
+    for name in models:
+        out.append(name)
+        out += sorted(m for m in records if m.partition(VARIANT_MARK)[0] == name and m != name)
+    return out
 
 
 def metric(record: TrainingRecord, key: str) -> Stat | None:
@@ -95,8 +107,8 @@ def cora_table(training: dict[str, TrainingRecord], bench: BenchmarkResults,
     columns += [Column(f"forward_ms p50 {rt}/{dev}", ".3f") for dev in devices for rt in runtimes]
     rows, timed = [], []
     cora_models = [spec.name for spec in models_for_dataset("cora")]
-    for spec in models_for_dataset("cora"):
-        model, label = spec.name, spec.title
+    for model in with_variants(cora_models, training):  # trained variants beside their model
+        label = get_model(model).title
         notes = []
         record = training.get(model)
         if record is None:
@@ -316,7 +328,7 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
     common_seeds = next(iter(seed_sets)) if len(seed_sets) == 1 else None
     rows = []
     trained = [spec.name for spec in models_for_dataset(dataset, trained_only=True)]  # esc50-wave is not
-    for name in models if models is not None else trained:
+    for name in models if models is not None else with_variants(trained, training):
         record = training.get(name)
         if record is None:
             rows.append(Row((name, *[NOT_RUN] * 7, *([None] if target is not None else []), None, None),
