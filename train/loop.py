@@ -29,6 +29,7 @@ class EpochStats:
     compute_s: float  # forward + backward + step of this epoch
     data_s: float  # waiting for batches in this epoch
     elapsed_s: float  # wall time since the loop started, evaluation included
+    test_acc: float | None = None  # test split after this epoch, where the task scores it every epoch
 
     def to_dict(self) -> dict[str, float]:
         """Plain dict for JSON."""
@@ -74,8 +75,10 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
             trained = task.train_epoch(model, optimizer)
             if scheduler is not None:
                 scheduler.step()
-            val = task.evaluate(model, ("val",))["val"]
+            scored = task.evaluate(model, ("val", "test") if task.tests_every_epoch else ("val",))
+            val = scored["val"]
             val_acc = val.accuracy()
+            test_acc = scored["test"].accuracy() if "test" in scored else None
             total_compute += trained.compute_s
             total_data += trained.data_s
             if val_acc > best_acc:
@@ -85,7 +88,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
             synchronize(device)
             stats = EpochStats(epoch, trained.loss, trained.accuracy, val.loss, val_acc,
                                val.macro_f1(task.num_classes), lr, trained.compute_s, trained.data_s,
-                               time.perf_counter() - loop_start)
+                               time.perf_counter() - loop_start, test_acc)
             history.append(stats)
             if on_epoch is not None:
                 on_epoch(stats)

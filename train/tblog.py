@@ -13,7 +13,8 @@ from train.loop import EpochStats
 
 
 class TensorBoardLog:
-    """One run directory: `train/loss`, `val/loss`, `train/acc`, `val/acc`, `val/f1`, `lr` per epoch."""
+    """One run directory: `train/loss`, `val/loss`, `train/acc`, `val/acc`, `val/f1`, `lr` per epoch (and
+    `test/acc` where the task scores the test split every epoch)."""
 
     def __init__(self, log_dir: Path) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -29,6 +30,17 @@ class TensorBoardLog:
                            ("val/f1", stats.val_f1), ("lr", stats.lr),
                            ("time/compute_s", stats.compute_s)):
             self.writer.add_scalar(tag, value, step)
+        if stats.test_acc is not None:
+            self.writer.add_scalar("test/acc", stats.test_acc, step)
+
+    def log_histograms(self, model: nn.Module, epoch: int) -> None:
+        """Each parameter's weights (`weights/<name>`) and its gradient from the epoch's last step
+        (`gradients/<name>`), stepped by epoch: vanishing or exploding gradients show layer by layer
+        (report 002's BatchNorm and initialisation study)."""
+        for name, parameter in model.named_parameters():
+            self.writer.add_histogram(f"weights/{name}", parameter.detach().cpu(), epoch)
+            if parameter.grad is not None:
+                self.writer.add_histogram(f"gradients/{name}", parameter.grad.detach().cpu(), epoch)
 
     def log_graph(self, model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> str | None:
         """Trace the model graph; returns why it could not be traced (None when it was)."""
