@@ -38,6 +38,9 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (cuda without a GPU: error)."),
     config: Path = typer.Option(None, "--config", help="A YAML config instead of the packaged one."),
     tensorboard: bool = typer.Option(True, "--tensorboard/--no-tensorboard", help="Write TensorBoard logs."),
+    histograms: bool = typer.Option(
+        False, "--histograms/--no-histograms",
+        help="Log every parameter's weight and gradient histograms to TensorBoard after each epoch."),
     download: bool = typer.Option(True, "--download/--no-download", help="Download missing datasets."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
     fmt: str = FORMAT,
@@ -55,7 +58,7 @@ def train(
         configs = as_variants(configs, name, overrides)
     options = RunOptions(
         data_dir=data_dir or default_data_dir(), results_dir=results_dir, device=device, seeds=seeds,
-        tensorboard=tensorboard, download=download, threads=threads,
+        tensorboard=tensorboard, download=download, threads=threads, histograms=histograms,
     )
     stopped = None
     with TrainingProgress(err) as progress:
