@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from train.graph_forward import projected_sage_forward
 
 # Recorded in the manifest: what the exported graph computes instead of PyG's scatter.
 FORMULATION = ("destination-sorted segment sums (blocked prefix sums: float32 GEMM within 16-message "
@@ -157,28 +158,6 @@ def _shared_sort_gcn_forward(original, graphs: dict[int, tuple[Tensor, SortedEdg
     return forward
 
 
-def _projected_sage_forward(original):
-    """SAGEConv.forward that applies lin_l's weight before aggregating where the aggregation is linear:
-    W·mean(x_j) = mean(W·x_j), so 256 (or 7) columns are summed instead of 1433 (or 256)."""
-    from torch_geometric.nn.aggr import MeanAggregation, SumAggregation
-
-    def forward(conv, x, edge_index, size=None):
-        linear = isinstance(conv.aggr_module, (MeanAggregation, SumAggregation))
-        if not isinstance(x, Tensor) or conv.project or not linear:
-            return original(conv, x, edge_index, size)
-        projected = F.linear(x, conv.lin_l.weight)  # no bias: it is added once, after the mean
-        out = conv.propagate(edge_index, x=(projected, projected), size=size)
-        if conv.lin_l.bias is not None:
-            out = out + conv.lin_l.bias
-        if conv.root_weight:
-            out = out + conv.lin_r(x)
-        if conv.normalize:
-            out = F.normalize(out, p=2.0, dim=-1)
-        return out
-
-    return forward
-
-
 @contextlib.contextmanager
 def scatter_free_aggregation() -> Iterator[None]:
     """While exporting: PyG's sum/mean scatters (aggregations, GCN's degree) are segment_reduce, GCNConv
@@ -190,7 +169,7 @@ def scatter_free_aggregation() -> Iterator[None]:
 
     saved = aggregation.scatter, gcn.scatter, SAGEConv.forward, GCNConv.forward
     aggregation.scatter = gcn.scatter = segment_reduce
-    SAGEConv.forward = _projected_sage_forward(saved[2])
+    SAGEConv.forward = projected_sage_forward(saved[2])
     GCNConv.forward = _shared_sort_gcn_forward(saved[3], graphs={})
     try:
         yield

@@ -48,3 +48,23 @@ def test_a_batch_task_scores_no_test_split_per_epoch():
 
     assert FullGraphTask.tests_every_epoch and SampledGraphTask.tests_every_epoch
     assert not BatchTask.tests_every_epoch  # MNIST's 10,000 test images would be a second pass per epoch
+
+
+def test_the_epoch_evaluation_of_graphsage_projects_first_with_its_own_forwards_predictions(tmp_path):
+    import torch
+    from torch_geometric.nn import SAGEConv
+
+    from train.data.cora import load_cora
+    from train.registry import get_model
+    from train.tasks import FullGraphTask
+
+    data = load_cora(copy_shared("cora", tmp_path / "data"), download=False)
+    model = get_model("cora-sage").build(seed=0)
+    task = FullGraphTask(data, uses_edges=True, device=torch.device("cpu"), num_classes=7)
+    scored = task.evaluate(model, ("val", "test"))
+    with torch.no_grad():
+        own = model.eval()(data.x, data.edge_index)
+    for split in ("val", "test"):
+        mask = data[f"{split}_mask"]
+        assert torch.equal(scored[split].preds, own[mask].argmax(1))
+    assert "projected" not in SAGEConv.forward.__qualname__  # PyG's own forward is back
