@@ -47,8 +47,15 @@ def mixes_runs(bench: BenchmarkResults, rows: Sequence[ResultRow]) -> bool:
 
 
 def mixes_weights(rows: Sequence[ResultRow]) -> bool:
-    """True when `rows` were timed on different weights (trained beside untrained, or two seeds)."""
-    return len({r.weights for r in rows if r.p50_ms is not None}) > 1
+    """True when `rows` were timed on different kinds of weights (trained beside untrained, or two seeds),
+    or one model's rows on different weights (retrained between runs). Each model trained on its own
+    checkpoint is not a mix."""
+    timed = [r for r in rows if r.p50_ms is not None]
+    per_model: dict[str, set[str]] = {}
+    for r in timed:
+        per_model.setdefault(r.model, set()).add(r.weights)
+    kinds = {"checkpoint" if r.weights.startswith("checkpoint ") else r.weights for r in timed}
+    return len(kinds) > 1 or any(len(weights) > 1 for weights in per_model.values())
 
 
 def _paths(bench: BenchmarkResults, rows: Sequence[ResultRow]) -> list[Path]:
