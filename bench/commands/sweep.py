@@ -27,7 +27,8 @@ def sweep(
     model: str = typer.Argument(..., help="A registered model, e.g. esc50-cnn."),
     grid: list[str] = typer.Option(..., "--grid", help="key=v1,v2 (wd, channels, kernel_size, blocks, width "
                                                         "are short for their config keys); repeatable."),
-    epochs: int = typer.Option(3, "--epochs", help="Epochs per grid point (reports: 3)."),
+    epochs: int = typer.Option(3, "--epochs",
+                               help="Epochs per grid point (reports: 3 for ESC-50, 5 for CIFAR-100)."),
     sets: list[str] = SETS,
     data_dir: Path = DATA_DIR,
     results_dir: Path = RESULTS_DIR,
