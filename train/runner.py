@@ -26,6 +26,7 @@ from train.device import resolve_device
 from train.errors import BenchError
 from train.fileio import ensure_output_dir, json_text, write_json
 from train.loop import EpochStats, fit
+from train.memory import ResidentPeak
 from train.metrics import mean_std
 from train.processes import last_stop_signal
 from train.registry import ModelSpec, get_model, models_for_dataset
@@ -45,7 +46,7 @@ from train.tasks import Task, make_task
 
 # Metrics summarised as mean ± std over seeds (those a run has).
 SUMMARY_KEYS = ("test_acc", "test_f1", "val_acc", "val_f1", "test_loss", "final_test_acc", "final_test_f1",
-                "best_test_acc_any_epoch",
+                "best_test_acc_any_epoch", "time_per_epoch_s", "peak_rss_bytes", "peak_memory_bytes",
                 "total_train_time_s", "train_loop_time", "time_to_target_s", "epochs_to_target")
 
 
@@ -217,7 +218,8 @@ def train_seed(cfg: TrainConfig, data: Splits | Data, options: RunOptions, devic
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)  # peak of this run's training loop only
-    result = fit(model, task, cfg, device, on_epoch)
+    with ResidentPeak() as resident:  # CPU memory on every device (a CUDA run's host side too)
+        result = fit(model, task, cfg, device, on_epoch)
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     final = task.evaluate(model, ("test",))["test"]
     model.load_state_dict(result.best_state)
@@ -246,6 +248,10 @@ def train_seed(cfg: TrainConfig, data: Splits | Data, options: RunOptions, devic
     }
     if result.interrupted:
         metrics["interrupted_after_epoch"] = len(result.history)  # Ctrl-C: best of the finished epochs
+    metrics["time_per_epoch_s"] = result.total_train_time_s / max(1, len(result.history))
+    if resident.bytes is not None:
+        metrics["peak_rss_bytes"] = int(resident.bytes)
+    metrics["peak_rss_method"] = resident.method
     if peak is not None:
         metrics["peak_memory_bytes"] = int(peak)
         metrics["peak_memory_method"] = "CUDA allocator peak during the training loop"

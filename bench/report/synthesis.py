@@ -22,6 +22,7 @@ from bench.report.provenance import (
 )
 from bench.report.providers import mark_providers
 from bench.report.tables import (
+    MIB,
     RUNTIME_SHORT,
     environment_table,
     first_result_table,
@@ -324,7 +325,8 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
     columns = [Column("Model", align="left"), Column("val_acc", ".4f"), Column("test_acc", ".4f"),
                Column("test_macro_f1", ".4f"), Column("test_loss", ".4f"),
                Column("last epoch test_acc", ".4f"), Column("total_train_time_s", ".2f"),
-               Column("train_loop_time (s)", ".2f")]
+               Column("train_loop_time (s)", ".2f"), Column("s/epoch", ".2f"),
+               Column("peak train MiB", ".1f")]
     if target is not None:
         columns.append(Column(f"time to {target:.0%} val (s)", ".2f"))
     columns += [Column("best epoch / epochs", align="left"), Column("seeds", align="left")]
@@ -337,14 +339,15 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
     for name in models if models is not None else with_variants(trained, training):
         record = training.get(name)
         if record is None:
-            rows.append(Row((name, *[NOT_RUN] * 7, *([None] if target is not None else []), None, None),
+            rows.append(Row((name, *[NOT_RUN] * 9, *([None] if target is not None else []), None, None),
                             f"train: {train_command(dataset, name)}"))
             continue
         best = ", ".join(str(run["metrics"].get("best_epoch")) for run in record.runs)
         cells: list[Cell] = [name, metric(record, "val_acc"), metric(record, "test_acc"),
                              metric(record, "test_f1"), metric(record, "test_loss"),
                              metric(record, "final_test_acc"), metric(record, "total_train_time_s"),
-                             metric(record, "train_loop_time")]
+                             metric(record, "train_loop_time"), metric(record, "time_per_epoch_s"),
+                             _peak_training_mib(record)]
         if target is not None:
             cells.append(_time_to_target(record))
         cells += [f"{best} / {record.config.get('epochs')}",
@@ -358,7 +361,11 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
     reported = get_dataset(dataset).reported_result
     notes = [reported] if reported else []
     notes.append("times: total_train_time_s = forward+backward+step summed over epochs; "
-                 "train_loop_time = wall time of the loop incl. per-epoch evaluation")
+                 "train_loop_time = wall time of the loop incl. per-epoch evaluation; s/epoch = "
+                 "total_train_time_s ÷ epochs")
+    notes.append("peak train MiB: the CUDA allocator's peak during the training loop on a CUDA run, else "
+                 "the process's resident memory sampled every 5 ms during the loop, above its value at the "
+                 "start (— : a record from before it was measured)")
     if training:
         notes.append(_seeds_note(list(training.values())))
     if common_seeds is not None:
@@ -367,6 +374,16 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
         rows = [replace(row, cells=row.cells[:-1]) for row in rows]
     return TableData(f"{dataset}.training", f"{get_dataset(dataset).title}: training", tuple(columns),
                      tuple(rows), tuple(notes))
+
+
+def _peak_training_mib(record: TrainingRecord) -> Stat | None:
+    """Peak memory of the training loop in MiB: the CUDA allocator's on a CUDA run, else the process's
+    sampled RSS above the loop's start; None for records that predate it."""
+    for key in ("peak_memory_bytes", "peak_rss_bytes"):
+        found = metric(record, key)
+        if found is not None:
+            return Stat(found.mean / MIB, found.std / MIB, found.n)
+    return None
 
 
 def _time_to_target(record: TrainingRecord) -> Cell:
