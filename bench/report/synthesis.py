@@ -194,22 +194,25 @@ class MnistConfiguration:
     optimizer: str
     lr: float
     scheduler: str
-    options: str  # appended to `bench train mnist --model <model>`
+    options: str  # appended to `bench train mnist --model <model> --name <variant>`
+    variant: str  # the named variant its command trains: the five configurations never overwrite each other
 
     def matches(self, config: dict[str, Any]) -> bool:
-        return (config.get("model") == self.model and config.get("optimizer") == self.optimizer
+        """Whether a record's config is this configuration (the model itself or any variant of it)."""
+        model = str(config.get("model", "")).partition(VARIANT_MARK)[0]
+        return (model == self.model and config.get("optimizer") == self.optimizer
                 and abs(float(config.get("lr", 0)) - self.lr) < 1e-12
                 and config.get("scheduler", "none") == self.scheduler)
 
 
 MNIST_CONFIGURATIONS = (
-    MnistConfiguration("SGD", "mnist-cnn", "sgd-momentum", 0.01, "none", ""),
+    MnistConfiguration("SGD", "mnist-cnn", "sgd-momentum", 0.01, "none", "", "sgd"),
     MnistConfiguration("SGD + BN", "mnist-cnn-bn", "sgd-momentum", 0.01, "none",
-                       "--set optimizer=sgd-momentum --lr 0.01"),
-    MnistConfiguration("Adam", "mnist-cnn", "adam", 0.001, "none", "--set optimizer=adam --lr 0.001"),
-    MnistConfiguration("Adam + BN", "mnist-cnn-bn", "adam", 0.001, "none", ""),
+                       "--set optimizer=sgd-momentum --lr 0.01", "sgd-bn"),
+    MnistConfiguration("Adam", "mnist-cnn", "adam", 0.001, "none", "--set optimizer=adam --lr 0.001", "adam"),
+    MnistConfiguration("Adam + BN", "mnist-cnn-bn", "adam", 0.001, "none", "", "adam-bn"),
     MnistConfiguration("Adam + BN + StepLR", "mnist-cnn-bn", "adam", 0.002, "step",
-                       "--lr 0.002 --set scheduler=step --set step_size=3 --set gamma=0.5"),
+                       "--lr 0.002 --set scheduler=step --set step_size=3 --set gamma=0.5", "adam-bn-steplr"),
 )
 
 _OPTIMISER_NAMES = {"sgd": "SGD", "sgd-momentum": "SGD momentum", "adam": "Adam", "rmsprop": "RMSprop"}
@@ -246,7 +249,8 @@ def mnist_rows(training: dict[str, TrainingRecord]) -> list[MnistRow]:
             used.add(record.model)
         reported = {"model": conf.model, "optimizer": conf.optimizer, "lr": conf.lr,
                     "scheduler": conf.scheduler, "step_size": 3, "gamma": 0.5}
-        out.append(MnistRow(conf.name, record, train_command("mnist", conf.model, conf.options),
+        command = train_command("mnist", f"{conf.model}{VARIANT_MARK}{conf.variant}", conf.options)
+        out.append(MnistRow(conf.name, record, command,
                             record.config if record else reported))
     for model, record in sorted(training.items()):
         if model not in used:
@@ -273,8 +277,9 @@ def mnist_configuration_table(training: dict[str, TrainingRecord]) -> TableData:
                              entry.config.get("epochs")), partial_note(entry.record, entry.command)))
     notes = ["the report trained 10 epochs at batch 128 (reported ~98.5 % SGD, ~99.0 % SGD+BN, ~99.2 % Adam, "
              "~99.3 % Adam+BN, ~99.4 % Adam+BN+StepLR)",
-             "each complete `bench train` run replaces results/training/mnist/<model>.json (an interrupted "
-             "one is kept apart, under runs/): a model shows its latest configuration only"]
+             "each configuration's command trains a named variant (<model>@<name>, its own checkpoint and "
+             "record), so the five stay on file side by side; a record matches a configuration by its "
+             "model, optimiser, learning rate and scheduler"]
     if training:
         notes.append(_seeds_note(list(training.values())))
     return TableData("mnist.configurations", "MNIST CNN: configurations (report 003)", columns, tuple(rows),
@@ -334,20 +339,27 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
     # 80 columns.
     seed_sets = {tuple(run["config"].get("seed") for run in record.runs) for record in training.values()}
     common_seeds = next(iter(seed_sets)) if len(seed_sets) == 1 else None
+    # Speed and memory per epoch: records from before they were measured have neither (no empty columns).
+    measured = any(key in run["metrics"] for r in training.values() for run in r.runs
+                   for key in ("time_per_epoch_s", "peak_rss_bytes", "peak_memory_bytes"))
+    if not measured:
+        columns = [c for c in columns if c.name not in ("s/epoch", "peak train MiB")]
     rows = []
     trained = [spec.name for spec in models_for_dataset(dataset, trained_only=True)]  # esc50-wave is not
     for name in models if models is not None else with_variants(trained, training):
         record = training.get(name)
         if record is None:
-            rows.append(Row((name, *[NOT_RUN] * 9, *([None] if target is not None else []), None, None),
+            gaps = [NOT_RUN] * (9 if measured else 7)
+            rows.append(Row((name, *gaps, *([None] if target is not None else []), None, None),
                             f"train: {train_command(dataset, name)}"))
             continue
         best = ", ".join(str(run["metrics"].get("best_epoch")) for run in record.runs)
         cells: list[Cell] = [name, metric(record, "val_acc"), metric(record, "test_acc"),
                              metric(record, "test_f1"), metric(record, "test_loss"),
                              metric(record, "final_test_acc"), metric(record, "total_train_time_s"),
-                             metric(record, "train_loop_time"), metric(record, "time_per_epoch_s"),
-                             _peak_training_mib(record)]
+                             metric(record, "train_loop_time")]
+        if measured:
+            cells += [metric(record, "time_per_epoch_s"), _peak_training_mib(record)]
         if target is not None:
             cells.append(_time_to_target(record))
         cells += [f"{best} / {record.config.get('epochs')}",
@@ -363,9 +375,10 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
     notes.append("times: total_train_time_s = forward+backward+step summed over epochs; "
                  "train_loop_time = wall time of the loop incl. per-epoch evaluation; s/epoch = "
                  "total_train_time_s ÷ epochs")
-    notes.append("peak train MiB: the CUDA allocator's peak during the training loop on a CUDA run, else "
-                 "the process's resident memory sampled every 5 ms during the loop, above its value at the "
-                 "start (— : a record from before it was measured)")
+    if measured:
+        notes.append("peak train MiB: the CUDA allocator's peak during the training loop on a CUDA run, "
+                     "else the process's resident memory sampled every 5 ms during the loop, above its value "
+                     "at the start (— : a record from before it was measured)")
     if training:
         notes.append(_seeds_note(list(training.values())))
     if common_seeds is not None:

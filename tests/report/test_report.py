@@ -136,8 +136,9 @@ def test_mnist_configurations_and_time_to_target(results):
     assert list(configs)[:5] == ["SGD", "SGD + BN", "Adam", "Adam + BN", "Adam + BN + StepLR"]
     step = configs["Adam + BN + StepLR"]
     assert step["test accuracy"]["mean"] == pytest.approx(0.994) and step["LR scheduler"].startswith("StepLR")
-    assert configs["SGD"]["test accuracy"] == "not run" and "`bench train mnist --model mnist-cnn`" in \
-        configs["SGD"]["note"]
+    # a named variant: the five configurations stay on file side by side
+    assert configs["SGD"]["test accuracy"] == "not run"
+    assert "`bench train mnist --model mnist-cnn --name sgd`" in configs["SGD"]["note"]
     assert configs["mnist-mlp · SGD lr 0.01"]["BatchNorm"] == "no"
     target = {r["Configuration"]: r for r in tables["mnist.time_to_target"]["rows"]}
     assert target["Adam + BN + StepLR"]["time to 97% val (s)"]["mean"] == pytest.approx(12.5)
@@ -258,3 +259,20 @@ def test_cpu_and_cuda_files_from_two_machines_are_shown_side_by_side(tmp_path):
     assert rows["eager"]["cuda speedup vs cpu"] == pytest.approx(40.0)
     assert rows["torchscript"]["cuda speedup vs cpu"] == pytest.approx(25.0)
     assert "cpu: Test CPU, 2 threads" in table["notes"] and "cuda: NVIDIA H200" in table["notes"]
+
+
+def test_named_variants_fill_report_003s_configurations_side_by_side(tmp_path):
+    from bench.records.store import load_training
+    from bench.report.synthesis import mnist_configuration_table
+    from tests.report_fixtures import write_training
+
+    sgd = {"optimizer": "sgd-momentum", "lr": 0.01}
+    write_training(tmp_path, "mnist", "mnist-cnn@sgd", test_accs=(0.985,), config=sgd)
+    write_training(tmp_path, "mnist", "mnist-cnn@adam", test_accs=(0.992,), config={"lr": 0.001})
+    write_training(tmp_path, "mnist", "mnist-cnn-bn@sgd-bn", test_accs=(0.990,), config=sgd)
+    table = mnist_configuration_table(load_training(tmp_path, "mnist"))
+    rows = {r.cells[0]: r.cells for r in table.rows}
+    acc = [c.name for c in table.columns].index("test accuracy")
+    assert rows["SGD"][acc].mean == pytest.approx(0.985) and rows["Adam"][acc].mean == pytest.approx(0.992)
+    assert rows["SGD + BN"][acc].mean == pytest.approx(0.990)
+    assert rows["Adam + BN"][acc] == "not run"
