@@ -48,6 +48,7 @@ class FitResult:
     data_time_s: float
     time_to_target_s: float | None = None  # total_train_time_s when val accuracy first reached the target
     epochs_to_target: int | None = None
+    time_to_target_wall_s: float | None = None  # wall time of the loop until then, evaluation included
     interrupted: bool = False  # Ctrl-C ended the loop early: history and best weights cover finished epochs
 
 
@@ -65,7 +66,9 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
     history: list[EpochStats] = []
     best_acc, best_epoch, best_state = -1.0, 0, _snapshot(model)
     total_compute = total_data = 0.0
-    to_target: tuple[float, int] | None = None
+    to_target: tuple[float, int, float] | None = None  # (compute s, epoch, wall s) at the target
+    target_on_test = cfg.target_accuracy is not None and cfg.target_split == "test"
+    splits = ("val", "test") if task.tests_every_epoch or target_on_test else ("val",)
     synchronize(device)
     loop_start = time.perf_counter()
     interrupted = False
@@ -75,7 +78,7 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
             trained = task.train_epoch(model, optimizer)
             if scheduler is not None:
                 scheduler.step()
-            scored = task.evaluate(model, ("val", "test") if task.tests_every_epoch else ("val",))
+            scored = task.evaluate(model, splits)
             val = scored["val"]
             val_acc = val.accuracy()
             test_acc = scored["test"].accuracy() if "test" in scored else None
@@ -83,9 +86,10 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
             total_data += trained.data_s
             if val_acc > best_acc:
                 best_acc, best_epoch, best_state = val_acc, epoch, _snapshot(model)
-            if cfg.target_accuracy is not None and to_target is None and val_acc >= cfg.target_accuracy:
-                to_target = (total_compute, epoch)
+            watched = test_acc if target_on_test else val_acc
             synchronize(device)
+            if cfg.target_accuracy is not None and to_target is None and watched >= cfg.target_accuracy:
+                to_target = (total_compute, epoch, time.perf_counter() - loop_start)
             stats = EpochStats(epoch, trained.loss, trained.accuracy, val.loss, val_acc,
                                val.macro_f1(task.num_classes), lr, trained.compute_s, trained.data_s,
                                time.perf_counter() - loop_start, test_acc)
@@ -102,5 +106,6 @@ def fit(model: nn.Module, task: Task, cfg: TrainConfig, device: torch.device,
         history, best_epoch, best_state, total_compute, loop_time, total_data,
         time_to_target_s=to_target[0] if to_target else None,
         epochs_to_target=to_target[1] if to_target else None,
+        time_to_target_wall_s=to_target[2] if to_target else None,
         interrupted=interrupted,
     )

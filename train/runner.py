@@ -47,7 +47,8 @@ from train.tasks import Task, make_task
 # Metrics summarised as mean ± std over seeds (those a run has).
 SUMMARY_KEYS = ("test_acc", "test_f1", "val_acc", "val_f1", "test_loss", "final_test_acc", "final_test_f1",
                 "best_test_acc_any_epoch", "time_per_epoch_s", "peak_rss_bytes", "peak_memory_bytes",
-                "total_train_time_s", "train_loop_time", "time_to_target_s", "epochs_to_target")
+                "total_train_time_s", "train_loop_time", "time_to_target_s", "epochs_to_target",
+                "time_to_target_wall_s")
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,8 @@ def train_seed(cfg: TrainConfig, data: Splits | Data, options: RunOptions, devic
         metrics["target_accuracy"] = cfg.target_accuracy
         metrics["time_to_target_s"] = result.time_to_target_s
         metrics["epochs_to_target"] = result.epochs_to_target
+        metrics["time_to_target_wall_s"] = result.time_to_target_wall_s
+        metrics["target_split"] = cfg.target_split
     if log is not None:
         log.log_hparams(cfg.to_dict(), {k: v for k, v in metrics.items()
                                         if k in ("val_acc", "test_acc", "test_f1", "total_train_time_s")})
