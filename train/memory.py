@@ -8,15 +8,20 @@ import threading
 from types import TracebackType
 
 SAMPLE_S = 0.005  # 5 ms: a training step here takes 5-50 ms, so a step's peak is seen, not guessed
-METHOD = "process RSS sampled every 5 ms during the training loop, above its value when the loop started"
+# Anonymous pages only (RSS less file-backed ones): what training allocates. Total RSS also counts library
+# pages the kernel may drop under memory pressure, which can hide part of an allocation.
+METHOD = ("process anonymous RSS sampled every 5 ms during the training loop, above its value when the loop "
+          "started")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def resident_bytes() -> int | None:
-    """This process's resident set now (bytes), from /proc (Linux); None where there is no /proc."""
+    """This process's anonymous resident memory now (bytes: resident less file-backed and shared pages),
+    from /proc (Linux); None where there is no /proc."""
     try:
         with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE
+            fields = statm.read().split()
+        return (int(fields[1]) - int(fields[2])) * _PAGE
     except (OSError, ValueError, IndexError):
         return None
 

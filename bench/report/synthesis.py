@@ -383,8 +383,8 @@ def training_table(dataset: str, training: dict[str, TrainingRecord],
                  "total_train_time_s ÷ epochs")
     if measured:
         notes.append("peak train MiB: the CUDA allocator's peak during the training loop on a CUDA run, "
-                     "else the process's resident memory sampled every 5 ms during the loop, above its value "
-                     "at the start (— : a record from before it was measured)")
+                     "else the process's anonymous resident memory sampled every 5 ms during the loop, above "
+                     "its value at the start (— : a record from before it was measured)")
     if training:
         notes.append(_seeds_note(list(training.values())))
     if common_seeds is not None:

@@ -1,0 +1,94 @@
+"""`bench reproduce`: a report's experiment list, run in order as named variants, resumable, on fixtures in
+the real formats (a quick pass: --epochs 1), then the report's tables; bad input is one line, exit 2."""
+
+import json
+
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.run.reproduce import REPORTS, get_report
+from tests.train_fixtures import copy_shared, make_cifar100, make_esc50
+
+
+def _reproduce(*args: str):
+    return CliRunner().invoke(app, ["reproduce", *args])
+
+
+def _plan(report: str, results, *extra: str) -> dict[str, str]:
+    listed = _reproduce(report, "--dry-run", "--results-dir", str(results), "--format", "json", *extra)
+    assert listed.exit_code == 0, listed.output
+    (table,) = json.loads(listed.stdout)["tables"]
+    return {row["experiment"]: row["status"] for row in table["rows"]}
+
+
+def test_cifar100s_finder_grid_and_final_run_end_to_end_on_a_fixture_and_resume(tmp_path):
+    report = "cifar100"
+    data, results = make_cifar100(tmp_path / "data"), tmp_path / "results"
+    quick = ["--epochs", "1", "--set", "batch_size=4", "--device", "cpu", "--no-plots", "--no-tensorboard"]
+    assert set(_plan(report, results, *quick).values()) == {"to run"}
+    where = ["--data-dir", str(data), "--results-dir", str(results), "--format", "json"]
+    ran = _reproduce(report, *where, *quick)
+    assert ran.exit_code == 0, ran.output
+    model = get_report(report).experiments[0].model
+    assert (results / "lr_find" / f"{model}.json").is_file()
+    (sweep,) = (results / "sweeps").glob(f"{model}-*.json")
+    assert len(json.loads(sweep.read_text())["rows"]) == 24  # the report's whole grid
+    final = json.loads((results / "training" / "cifar100" / f"{model}@final.json").read_text())
+    assert final["status"] == "complete" and final["epochs_planned"] == 1
+    keys = {t["key"] for t in json.loads(ran.stdout)["tables"]}
+    assert {"cifar100.grid", "cifar100.training"} <= keys
+    # Everything on file now: a rerun runs nothing, and the report's own (full-length) runs are still to do.
+    assert set(_plan(report, results, *quick).values()) == {"done"}
+    again = _reproduce(report, *where, *quick)
+    assert again.exit_code == 0 and "0 experiment(s) run" in again.output
+    full = _plan(report, results)
+    assert full["LR finder"] == "done" and full["grid search"] == "to run" and full["final run"] == "to run"
+
+
+def test_esc50s_finder_and_final_run_on_a_fixture(tmp_path):
+    # The grid search is the same command as CIFAR-100's (above); its 24 points on ESC-50's fixture take
+    # a minute and a half here, so the suite runs the other two experiments of report 001.
+    data, results = make_esc50(tmp_path / "data"), tmp_path / "results"
+    ran = _reproduce("esc50", "--only", "1,3", "--epochs", "1", "--set", "batch_size=4", "--device", "cpu",
+                     "--no-plots", "--no-tensorboard", "--data-dir", str(data), "--results-dir", str(results))
+    assert ran.exit_code == 0, ran.output
+    assert (results / "lr_find" / "esc50-cnn.json").is_file()
+    assert (results / "training" / "esc50" / "esc50-cnn@final.json").is_file()
+    assert not (results / "sweeps").exists()
+    plan = _plan("esc50", results, "--epochs", "1", "--set", "batch_size=4")
+    assert plan == {"LR finder": "done", "grid search": "to run", "final run": "done"}
+    bad = _reproduce("esc50", "--only", "4", "--dry-run")
+    assert bad.exit_code == 2 and "report 001 has experiments 1-3" in bad.output
+
+
+def test_report_000_trains_three_seeds_of_each_cora_model(tmp_path):
+    data, results = copy_shared("cora", tmp_path / "data"), tmp_path / "results"
+    ran = _reproduce("000", "--epochs", "2", "--data-dir", str(data), "--results-dir", str(results),
+                     "--device", "cpu", "--format", "json", "--no-plots", "--no-tensorboard")
+    assert ran.exit_code == 0, ran.output
+    for model in ("cora-mlp", "cora-gcn", "cora-sage"):
+        record = json.loads((results / "training" / "cora" / f"{model}.json").read_text())
+        assert [r["config"]["seed"] for r in record["runs"]] == [42, 43, 44]
+    (synthesis,) = [t for t in json.loads(ran.stdout)["tables"] if t["key"] == "cora.synthesis"]
+    assert {r["Model"]: r["test_acc"]["n"] for r in synthesis["rows"]} == {"MLP": 3, "GCN": 3, "GraphSAGE": 3}
+
+
+def test_a_failing_experiment_stops_the_list_with_its_log_and_keeps_the_rest(tmp_path):
+    results = tmp_path / "results"
+    ran = _reproduce("cora", "--epochs", "1", "--data-dir", str(tmp_path / "empty"), "--results-dir",
+                     str(results), "--device", "cpu", "--no-plots")
+    assert ran.exit_code == 2
+    (line,) = [x for x in ran.output.splitlines() if x.startswith("error:")]
+    assert "MLP, 3 seeds failed" in line and "resumes from it" in line
+    (log,) = (results / "reproduce").glob("cora-*.log")
+    assert "Cora not found" in log.read_text() and str(log) in ran.output.replace("\n", "")
+
+
+def test_every_report_has_its_experiments_and_an_unknown_one_is_one_line():
+    assert [get_report(k).number for k in REPORTS] == ["000", "001", "002", "003", "004"]
+    mnist = get_report("mnist-cnn").experiments
+    assert [e.model for e in mnist[:5]] == ["mnist-cnn@sgd", "mnist-cnn-bn@sgd-bn", "mnist-cnn@adam",
+                                            "mnist-cnn-bn@adam-bn", "mnist-cnn-bn@adam-bn-steplr"]
+    assert len({e.model for e in get_report("002").experiments}) == 23  # every variant its own record
+    result = _reproduce("005", "--dry-run")
+    assert result.exit_code == 2 and "unknown report '005'" in result.output
