@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -253,11 +254,34 @@ def mnist_rows(training: dict[str, TrainingRecord]) -> list[MnistRow]:
         out.append(MnistRow(conf.name, record, command,
                             record.config if record else reported))
     for model, record in sorted(training.items()):
-        if model not in used:
+        if model not in used and model not in _batch_variants(training):  # those have their own table
             optimiser, _, scheduler = _describe(record.config)
             name = f"{model} · {optimiser}" + ("" if scheduler == "none" else " · StepLR")
             out.append(MnistRow(name, record, train_command("mnist", model), record.config))
     return out
+
+
+_BATCH_VARIANT = re.compile(r"mnist-cnn@batch(\d+)")
+
+
+def _batch_variants(training: dict[str, TrainingRecord]) -> dict[str, int]:
+    """Report 003's batch-size runs on file (`bench reproduce mnist-cnn` names them mnist-cnn@batch<size>)."""
+    return {model: int(m.group(1)) for model in training if (m := _BATCH_VARIANT.fullmatch(model))}
+
+
+def batch_size_table(training: dict[str, TrainingRecord]) -> TableData:
+    """Report 003's batch-size study: batch | test accuracy | time | s/epoch | time to target | epochs."""
+    columns = (Column("Batch size"), Column("test accuracy", ".2%"), Column("total_train_time_s", ".1f"),
+               Column("s/epoch", ".2f"), Column("time to target (s)", ".1f"), Column("epochs"))
+    rows = []
+    for model, size in sorted(_batch_variants(training).items(), key=lambda item: item[1]):
+        record = training[model]
+        rows.append(Row((size, metric(record, "test_acc"), metric(record, "total_train_time_s"),
+                         metric(record, "time_per_epoch_s"), metric(record, "time_to_target_s"),
+                         record.config.get("epochs")), partial_note(record, train_command("mnist", model))))
+    notes = ("the report trained mnist-cnn with Adam at batch 64, 256 and 512 for 5 epochs; time to target = "
+             "training compute time until the target accuracy (— : not reached or not set)",)
+    return TableData("mnist.batch_sizes", "MNIST CNN: batch size (report 003)", columns, tuple(rows), notes)
 
 
 def mnist_configuration_table(training: dict[str, TrainingRecord]) -> TableData:
@@ -546,7 +570,8 @@ def _training_tables(dataset: str, training: dict[str, TrainingRecord],
     if dataset == "cora":  # report 000's table 6.a puts training metrics beside forward latency
         return [cora_table(training, bench, _runtimes_for_cora(bench))]
     if dataset == "mnist":  # report 003 compares optimiser/BatchNorm/scheduler configurations
-        return [mnist_configuration_table(training), mnist_target_table(training)]
+        return [mnist_configuration_table(training), mnist_target_table(training),
+                *([batch_size_table(training)] if _batch_variants(training) else [])]
     return [training_table(dataset, training)]
 
 

@@ -276,3 +276,21 @@ def test_named_variants_fill_report_003s_configurations_side_by_side(tmp_path):
     assert rows["SGD"][acc].mean == pytest.approx(0.985) and rows["Adam"][acc].mean == pytest.approx(0.992)
     assert rows["SGD + BN"][acc].mean == pytest.approx(0.990)
     assert rows["Adam + BN"][acc] == "not run"
+
+
+def test_report_003s_batch_size_runs_have_their_own_table(tmp_path):
+    from bench.records.store import load_training
+    from bench.report.synthesis import mnist_configuration_table, report_tables
+    from tests.report_fixtures import write_training
+
+    for size, acc in ((512, 0.97), (64, 0.99), (256, 0.98)):
+        write_training(tmp_path, "mnist", f"mnist-cnn@batch{size}", test_accs=(acc,), epochs=5,
+                       config={"batch_size": size, "lr": 0.001}, metrics={"time_per_epoch_s": size / 100})
+    tables = {t.key: t for t in report_tables(tmp_path, "mnist")}
+    table = tables["mnist.batch_sizes"]
+    assert [r.cells[0] for r in table.rows] == [64, 256, 512]
+    assert [r.cells[1].mean for r in table.rows] == pytest.approx([0.99, 0.98, 0.97])
+    assert [r.cells[3].mean for r in table.rows] == pytest.approx([0.64, 2.56, 5.12])
+    # ... and not again among the configurations' other records
+    listed = [r.cells[0] for r in mnist_configuration_table(load_training(tmp_path, "mnist")).rows]
+    assert not any("batch" in str(name) for name in listed)
