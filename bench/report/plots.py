@@ -295,7 +295,15 @@ def training_figure(dataset: str, records: Sequence[TrainingRecord]) -> Figure:
                 ax.plot([kept["epoch"]], [kept[f"val_{key}"]], linestyle="none", marker="*", markersize=13,
                         color=colour, markeredgecolor="#222222", zorder=5,
                         label=KEPT_LABEL if not starred else "_nolegend_")
+        tested = [h for h in history if isinstance(h.get("test_acc"), (int, float))]
+        if tested:  # scored every epoch (Cora; a test-split target): dotted
+            acc_ax.plot([h["epoch"] for h in tested], [h["test_acc"] for h in tested], color=colour,
+                        linestyle=":", linewidth=1.5, label=f"{record.model} test")
         starred = starred or kept is not None
+    targets = sorted({float(t) for r in records for t in [_selected_run(r).get("metrics", {}).get(
+        "target_accuracy")] if isinstance(t, (int, float))})
+    for target in targets:  # the accuracy the runs raced to (report 003: 97 %)
+        acc_ax.axhline(target, color="#444444", linewidth=1, linestyle="-.", label=f"target {target:.0%}")
     loss_ax.set_ylabel("cross-entropy loss")
     loss_ax.set_title("Loss per epoch")
     acc_ax.set_ylabel("accuracy (fraction correct)")
@@ -304,7 +312,9 @@ def training_figure(dataset: str, records: Sequence[TrainingRecord]) -> Figure:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Training curves: {dataset} (solid: train, dashed: validation; ★ {KEPT_LABEL})")
+    dotted = "; dotted: test" if any(isinstance(h.get("test_acc"), (int, float)) for r in records
+                                    for h in selected_history(r)) else ""
+    fig.suptitle(f"Training curves: {dataset} (solid: train, dashed: validation{dotted}; ★ {KEPT_LABEL})")
     return fig
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from matplotlib.container import BarContainer
 
 from bench.records.store import load_benchmarks, load_training
@@ -90,3 +91,19 @@ def test_training_curves_mark_every_epoch_and_the_kept_one(tmp_path):
         ((1,), (records["cora-gcn"].runs[0]["history"][0]["val_acc"],)),
         ((2,), (history[1]["val_acc"],))])
     assert any(t.get_text().startswith("kept epoch") for t in acc_ax.get_legend().get_texts())
+
+
+def test_test_accuracy_dotted_and_the_target_line_where_the_records_have_them(tmp_path):
+    results = tmp_path / "results"
+    path = write_training(results, "mnist", "mnist-cnn@adam", epochs=3, metrics={"target_accuracy": 0.97})
+    record = json.loads(path.read_text())
+    for epoch, entry in enumerate(record["runs"][0]["history"]):
+        entry["test_acc"] = 0.95 + 0.01 * epoch  # as a test-split target records it
+    path.write_text(json.dumps(record))
+    fig = training_figure("mnist", list(load_training(results, "mnist").values()))
+    acc_ax = fig.axes[1]
+    (test,) = [line for line in acc_ax.get_lines() if line.get_label() == "mnist-cnn@adam test"]
+    assert test.get_linestyle() == ":" and list(test.get_ydata()) == pytest.approx([0.95, 0.96, 0.97])
+    (target,) = [line for line in acc_ax.get_lines() if line.get_label() == "target 97%"]
+    assert list(target.get_ydata()) == [0.97, 0.97]
+    assert "dotted: test" in fig._suptitle.get_text()
