@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from bench.commands.options import DATA_DIR, DOWNLOAD, FORMAT, RESULTS_DIR, SETS, options
-from bench.report.console import print_tables
+from bench.commands.options import DATA_DIR, DOWNLOAD, FORMAT, RESULTS_DIR, SETS, options, save_result
+from bench.report.console import err, print_tables
 from bench.report.render import check_format
 from bench.report.tables import baselines_table
 from train.config import configs_for, parse_sets
@@ -30,3 +30,5 @@ def baselines(
     result = dataset_baselines(cfg, options(data_dir, results_dir, "cpu", download),
                                get_model(cfg.model).num_classes)
     print_tables([baselines_table(dataset, result)], fmt)
+    saved = save_result(results_dir / "baselines" / f"{dataset}.json", result, cfg)
+    err.print(f"wrote {saved}", markup=False, highlight=False)

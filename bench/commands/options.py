@@ -56,3 +56,17 @@ def data_dir_env(data_dir: Path | None) -> Iterator[None]:
         return
     with environment_variable(DATA_DIR_ENV, str(Path(data_dir).expanduser().resolve())):
         yield
+
+
+def save_result(target: Path, result: dict, cfg: TrainConfig) -> Path:
+    """A check's result (sanity, baselines) as JSON beside the training records, with the config it ran
+    with and when: what `bench reproduce` finds on file, instead of only a printed table."""
+    from datetime import datetime
+
+    from train.fileio import ensure_output_dir, write_json
+
+    ensure_output_dir(target.parent)
+    return write_json(target, {"model": cfg.model, "dataset": cfg.dataset,
+                               "created": datetime.now().isoformat(timespec="seconds"),
+                               "config": cfg.to_dict(), **result})
+

@@ -15,8 +15,9 @@ from bench.commands.options import (
     SETS,
     model_config,
     options,
+    save_result,
 )
-from bench.report.console import print_tables
+from bench.report.console import err, print_tables
 from bench.report.render import check_format
 from bench.report.tables import sanity_table
 from train.sanity import run_sanity
@@ -41,3 +42,5 @@ def sanity(
     run = options(data_dir, results_dir, device, download)
     report = run_sanity(cfg, run, samples, epochs, lr, weight_decay)
     print_tables([sanity_table(report)], fmt)
+    saved = save_result(results_dir / "sanity" / f"{cfg.model}.json", report, cfg)
+    err.print(f"wrote {saved}", markup=False, highlight=False)

@@ -1,8 +1,9 @@
 """`bench reproduce <report>`: each report's experiment list as `bench` commands, run in order, resumable.
 
-An experiment is one `bench train` (a named variant, so none overwrites another), `bench lr-find` or
-`bench sweep`; it is done when the file it writes is on file and complete (a training record with the
-planned epochs and seeds, an LR-finder curve, a sweep of that grid), and then skipped. Each runs in a
+An experiment is one `bench train` (a named variant, so none overwrites another), `bench baselines`,
+`sanity`, `lr-find` or `sweep`; it is done when the file it writes is on file and complete (a training
+record with the planned epochs and seeds, a sweep of that grid and epochs, the baselines, sanity or
+LR-finder result), and then skipped. Each runs in a
 process of its own with its output in one log; a failure stops the list with that log's path, and
 everything finished stays. Estimates come from earlier records of the same model on this machine.
 """
@@ -29,11 +30,11 @@ REPO = Path(__file__).resolve().parents[2]
 @dataclass(frozen=True)
 class Experiment:
     """One command of a report's list: what it is, the `bench` arguments (data, results and device are
-    added when it runs), and how to tell it is done (`kind`: train | lr-find | sweep)."""
+    added when it runs), and how to tell it is done (by `kind`, the file it writes)."""
 
     title: str
     args: tuple[str, ...]
-    kind: str
+    kind: str  # train | sweep | lr-find | sanity | baselines
     dataset: str
     model: str  # the record's name (a variant's <model>@<name>) or the model an LR finder / sweep ran
     epochs: int
@@ -53,6 +54,11 @@ class Experiment:
                     and (record.get("seeds_planned") or 0) >= self.seeds)
         if self.kind == "lr-find":
             return (results / "lr_find" / f"{self.model}.json").is_file()
+        if self.kind == "sanity":  # with the planned overfit epochs (a quick pass does not count)
+            return (_read(results / "sanity" / f"{self.model}.json").get("overfit") or {}).get("epochs") \
+                == self.epochs
+        if self.kind == "baselines":
+            return (results / "baselines" / f"{self.dataset}.json").is_file()
         sweeps = [_read(path) for path in (results / "sweeps").glob(f"{self.model}-*.json")]
         return any(s.get("grid") == self.grid and (s.get("base_config") or {}).get("epochs") == self.epochs
                    for s in sweeps)
@@ -154,7 +160,8 @@ def _mnist_mlp() -> tuple[Experiment, ...]:
 
 def _finder_grid_final(dataset: str, model: str, grid: dict[str, list], grid_epochs: int,
                        final: tuple[str, ...], final_epochs: int) -> tuple[Experiment, ...]:
-    """Reports 001 and 004: LR finder, the grid search, then the final run."""
+    """Reports 001 and 004: baselines, sanity checks (initial loss, overfitting 32 samples), LR finder,
+    the grid search, then the final run."""
     from train.sweep import parse_grid
 
     grid_args = []
@@ -162,6 +169,8 @@ def _finder_grid_final(dataset: str, model: str, grid: dict[str, list], grid_epo
         grid_args += ["--grid", f"{key}={_grid_values(values)}"]
     grid = parse_grid([a for a in grid_args if a != "--grid"])  # as the sweep's file will record it
     return (
+        Experiment("baselines", ("baselines", dataset), "baselines", dataset, model, 0),
+        Experiment("sanity checks", ("sanity", model, "--epochs", "200"), "sanity", dataset, model, 200),
         Experiment("LR finder", ("lr-find", model), "lr-find", dataset, model, 1),
         Experiment("grid search", ("sweep", model, *grid_args, "--epochs", str(grid_epochs)),
                    "sweep", dataset, model, grid_epochs, grid=grid),
@@ -241,9 +250,8 @@ def adjusted(report: Report, epochs: int | None = None, sets: tuple[str, ...] = 
             args += ["--set", pair]
         if not tensorboard and experiment.kind in ("train", "sweep"):
             args.append("--no-tensorboard")
-        out.append(replace(experiment, args=tuple(args),
-                           epochs=epochs if epochs is not None and experiment.kind != "lr-find"
-                           else experiment.epochs))
+        quicker = epochs is not None and experiment.kind in ("train", "sweep", "sanity")
+        out.append(replace(experiment, args=tuple(args), epochs=epochs if quicker else experiment.epochs))
     return replace(report, experiments=tuple(out))
 
 
@@ -273,7 +281,9 @@ def run_report(report: Report, *, data_dir: Path | None, results_dir: Path, devi
                 continue
             if on_start is not None:
                 on_start(index, experiment)
-            argv = [*experiment.args, "--results-dir", str(results), "--device", device]
+            argv = [*experiment.args, "--results-dir", str(results)]
+            if experiment.kind != "baselines":  # label counts: no device
+                argv += ["--device", device]
             if data_dir is not None:
                 argv += ["--data-dir", str(data_dir)]
             log.write(f"\n=== {experiment.title}: bench {' '.join(argv)}\n")

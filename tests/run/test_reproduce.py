@@ -29,7 +29,7 @@ def test_cifar100s_finder_grid_and_final_run_end_to_end_on_a_fixture_and_resume(
     where = ["--data-dir", str(data), "--results-dir", str(results), "--format", "json"]
     ran = _reproduce(report, *where, *quick)
     assert ran.exit_code == 0, ran.output
-    model = get_report(report).experiments[0].model
+    model = get_report(report).experiments[-1].model.partition("@")[0]
     assert (results / "lr_find" / f"{model}.json").is_file()
     (sweep,) = (results / "sweeps").glob(f"{model}-*.json")
     assert len(json.loads(sweep.read_text())["rows"]) == 24  # the report's whole grid
@@ -41,24 +41,29 @@ def test_cifar100s_finder_grid_and_final_run_end_to_end_on_a_fixture_and_resume(
     assert set(_plan(report, results, *quick).values()) == {"done"}
     again = _reproduce(report, *where, *quick)
     assert again.exit_code == 0 and "0 experiment(s) run" in again.output
+    assert json.loads((results / "sanity" / f"{model}.json").read_text())["overfit"]["epochs"] == 1
+    assert json.loads((results / "baselines" / "cifar100.json").read_text())["dataset"] == "cifar100"
     full = _plan(report, results)
-    assert full["LR finder"] == "done" and full["grid search"] == "to run" and full["final run"] == "to run"
+    assert full == {"baselines": "done", "sanity checks": "to run", "LR finder": "done",
+                    "grid search": "to run", "final run": "to run"}
 
 
-def test_esc50s_finder_and_final_run_on_a_fixture(tmp_path):
-    # The grid search is the same command as CIFAR-100's (above); its 24 points on ESC-50's fixture take
-    # a minute and a half here, so the suite runs the other two experiments of report 001.
+def test_esc50s_baselines_and_sanity_checks_on_a_fixture_are_saved(tmp_path):
+    # The finder, grid and final run are the same commands as CIFAR-100's (above, end to end); the suite
+    # runs report 001's first two here: each a process that loads ESC-50's fixture.
     data, results = make_esc50(tmp_path / "data"), tmp_path / "results"
-    ran = _reproduce("esc50", "--only", "1,3", "--epochs", "1", "--set", "batch_size=4", "--device", "cpu",
+    ran = _reproduce("esc50", "--only", "1,2", "--epochs", "1", "--set", "batch_size=4", "--device", "cpu",
                      "--no-plots", "--no-tensorboard", "--data-dir", str(data), "--results-dir", str(results))
     assert ran.exit_code == 0, ran.output
-    assert (results / "lr_find" / "esc50-cnn.json").is_file()
-    assert (results / "training" / "esc50" / "esc50-cnn@final.json").is_file()
-    assert not (results / "sweeps").exists()
+    baselines = json.loads((results / "baselines" / "esc50.json").read_text())
+    assert baselines["dataset"] == "esc50" and baselines["config"]["model"] == "esc50-cnn"
+    sanity = json.loads((results / "sanity" / "esc50-cnn.json").read_text())
+    assert sanity["overfit"]["epochs"] == 1 and sanity["overfit"]["samples"] > 0
     plan = _plan("esc50", results, "--epochs", "1", "--set", "batch_size=4")
-    assert plan == {"LR finder": "done", "grid search": "to run", "final run": "done"}
-    bad = _reproduce("esc50", "--only", "4", "--dry-run")
-    assert bad.exit_code == 2 and "report 001 has experiments 1-3" in bad.output
+    assert plan == {"baselines": "done", "sanity checks": "done", "LR finder": "to run",
+                    "grid search": "to run", "final run": "to run"}
+    bad = _reproduce("esc50", "--only", "6", "--dry-run")
+    assert bad.exit_code == 2 and "report 001 has experiments 1-5" in bad.output
 
 
 def test_report_000_trains_three_seeds_of_each_cora_model(tmp_path):
