@@ -35,6 +35,7 @@ from bench.report.tables import (
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.data.registry import dataset_names, get_dataset
 from train.registry import VARIANT_MARK, get_model, models_for_dataset
+from train.reports import MNIST_CONFIGURATIONS
 from train.runs import interruption_text
 
 
@@ -185,36 +186,6 @@ def _missing_runs_note(model: str, missing: list[tuple[str, str]], runtimes: Seq
 
 # --- MNIST, report 003: configurations and time to 97 % ---------------------------------------------------
 
-
-@dataclass(frozen=True)
-class MnistConfiguration:
-    """One configuration of the MNIST CNN report and the `bench train` options that reproduce it."""
-
-    name: str
-    model: str
-    optimizer: str
-    lr: float
-    scheduler: str
-    options: str  # appended to `bench train mnist --model <model> --name <variant>`
-    variant: str  # the named variant its command trains: the five configurations never overwrite each other
-
-    def matches(self, config: dict[str, Any]) -> bool:
-        """Whether a record's config is this configuration (the model itself or any variant of it)."""
-        model = str(config.get("model", "")).partition(VARIANT_MARK)[0]
-        return (model == self.model and config.get("optimizer") == self.optimizer
-                and abs(float(config.get("lr", 0)) - self.lr) < 1e-12
-                and config.get("scheduler", "none") == self.scheduler)
-
-
-MNIST_CONFIGURATIONS = (
-    MnistConfiguration("SGD", "mnist-cnn", "sgd-momentum", 0.01, "none", "", "sgd"),
-    MnistConfiguration("SGD + BN", "mnist-cnn-bn", "sgd-momentum", 0.01, "none",
-                       "--set optimizer=sgd-momentum --lr 0.01", "sgd-bn"),
-    MnistConfiguration("Adam", "mnist-cnn", "adam", 0.001, "none", "--set optimizer=adam --lr 0.001", "adam"),
-    MnistConfiguration("Adam + BN", "mnist-cnn-bn", "adam", 0.001, "none", "", "adam-bn"),
-    MnistConfiguration("Adam + BN + StepLR", "mnist-cnn-bn", "adam", 0.002, "step",
-                       "--lr 0.002 --set scheduler=step --set step_size=3 --set gamma=0.5", "adam-bn-steplr"),
-)
 
 _OPTIMISER_NAMES = {"sgd": "SGD", "sgd-momentum": "SGD momentum", "adam": "Adam", "rmsprop": "RMSprop"}
 

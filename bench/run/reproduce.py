@@ -23,6 +23,7 @@ from pathlib import Path
 from bench.errors import BenchError
 from train.fileio import ensure_output_dir
 from train.registry import VARIANT_MARK
+from train.reports import MNIST_CONFIGURATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,8 +117,6 @@ def _cora() -> tuple[Experiment, ...]:
 def _mnist_cnn() -> tuple[Experiment, ...]:
     """Report 003: five configurations, 10 epochs at batch 128, time to 97 % test accuracy; then Adam at
     batch 64/256/512 for 5 epochs."""
-    from bench.report.synthesis import MNIST_CONFIGURATIONS
-
     target = ("--set", "target_accuracy=0.97", "--set", "target_split=test")
     out = []
     for conf in MNIST_CONFIGURATIONS:

@@ -89,7 +89,9 @@ def _ctrl_c_at(stats, epoch, on_epoch) -> None:
         raise KeyboardInterrupt
 
 
-TIMES = ("total_train_time_s", "train_loop_time", "data_time_s", "time_to_target_s")
+# Measurements of this machine, not results of the seed: times and the training loop's memory.
+TIMES = ("total_train_time_s", "train_loop_time", "data_time_s", "time_to_target_s", "time_per_epoch_s",
+         "time_to_target_wall_s", "peak_rss_bytes")
 
 
 def _metrics_without_times(results) -> dict:
