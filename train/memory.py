@@ -28,7 +28,9 @@ def resident_bytes() -> int | None:
 
 class ResidentPeak:
     """`with ResidentPeak() as peak: ...` then `peak.bytes`: the largest RSS seen while inside, above the
-    RSS on entry (None where RSS cannot be read); `peak.method` says how it was measured."""
+    RSS on entry (None where RSS cannot be read); `peak.method` says how it was measured. It counts memory
+    newly made resident: memory the process already held and reuses (a long-lived process's freed heap)
+    does not show, so it is meant for a training command's own process, as `bench train` runs it."""
 
     def __init__(self, interval_s: float = SAMPLE_S) -> None:
         self.interval_s = interval_s

@@ -3,7 +3,6 @@ and in the training table (CPU: sampled RSS above the loop's start; CUDA: the al
 
 import json
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -14,12 +13,17 @@ from train.memory import ResidentPeak, resident_bytes
 
 @pytest.mark.skipif(resident_bytes() is None, reason="no /proc/self/statm on this system")
 def test_the_sampled_peak_sees_memory_held_only_for_a_moment():
-    with ResidentPeak() as peak:
-        held = np.ones(64 * 2**20 // 8)  # 64 MiB, touched, then freed before the block ends
-        import time
+    import mmap
+    import time
 
+    size = 64 * 2**20
+    with ResidentPeak() as peak:
+        # Fresh anonymous pages (an allocator may serve a malloc from memory this test process already
+        # holds, which RSS cannot show): 64 MiB touched, held 50 ms, unmapped before the block ends.
+        held = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)  # private: as malloc's
+        held.write(b"\x01" * size)
         time.sleep(0.05)
-        del held
+        held.close()
     assert 60 * 2**20 <= peak.bytes < 200 * 2**20
     assert "sampled every 5 ms" in peak.method
 
