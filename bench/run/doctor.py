@@ -193,7 +193,7 @@ def _collect_cuda_tests() -> int:
                          "or pass --no-tests")
     try:
         proc = subprocess.run([*_PYTEST, "--collect-only", "-q"], capture_output=True, text=True, cwd=REPO,
-                              env=_env(), timeout=300)
+                              env=step_env(), timeout=300)
     except subprocess.TimeoutExpired:
         raise BenchError("collecting the cuda-marked tests took over 300 s; pass --no-tests to skip them") \
             from None
@@ -203,8 +203,9 @@ def _collect_cuda_tests() -> int:
     return sum(1 for line in proc.stdout.splitlines() if "::" in line)
 
 
-def _env() -> dict[str, str]:
-    """The environment for every step: this source tree first on PYTHONPATH, unbuffered output."""
+def step_env() -> dict[str, str]:
+    """The environment for every step (and `bench reproduce`'s commands): this source tree first on
+    PYTHONPATH, unbuffered output."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
 
@@ -223,7 +224,7 @@ def run_step(step: Step, limit_s: float, log, out_dir: Path) -> StepResult:
         stdout = stack.enter_context(open(tables, "a", encoding="utf-8")) if tables is not None else log
         # Its own process group, so the interrupt reaches the step and whatever it started in that group.
         proc = subprocess.Popen(step.command, stdout=stdout, stderr=log if tables else subprocess.STDOUT,
-                                cwd=REPO, env=_env(), start_new_session=True, preexec_fn=_sigint_default)
+                                cwd=REPO, env=step_env(), start_new_session=True, preexec_fn=_sigint_default)
         try:
             timed_out = _wait(proc, limit_s)
         except BaseException:  # Ctrl-C (or anything) in the doctor: never leave the step running alone

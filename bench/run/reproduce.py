@@ -11,7 +11,6 @@ everything finished stays. Estimates come from earlier records of the same model
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,11 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.run.doctor import REPO, step_env
 from train.fileio import ensure_output_dir
 from train.registry import VARIANT_MARK
 from train.reports import MNIST_CONFIGURATIONS
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -289,7 +287,7 @@ def run_report(report: Report, *, data_dir: Path | None, results_dir: Path, devi
             log.flush()
             started = time.monotonic()
             proc = subprocess.run([sys.executable, "-m", "bench", *argv], stdout=log,
-                                  stderr=subprocess.STDOUT, cwd=REPO, env=_env(), check=False)
+                                  stderr=subprocess.STDOUT, cwd=REPO, env=step_env(), check=False)
             outcome = Outcome(experiment, "ran" if proc.returncode == 0 else "failed",
                               round(time.monotonic() - started, 1))
             outcomes.append(outcome)
@@ -301,12 +299,6 @@ def run_report(report: Report, *, data_dir: Path | None, results_dir: Path, devi
                                  f"its output is in {log_path}; the experiments before it are kept, and "
                                  f"`bench reproduce {report.key}` resumes from it")
     return outcomes, log_path
-
-
-def _env() -> dict[str, str]:
-    """This source tree first on PYTHONPATH, unbuffered output (as `bench doctor` runs its steps)."""
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
 
 
 def _read(path: Path) -> dict:

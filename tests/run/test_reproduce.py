@@ -97,3 +97,9 @@ def test_every_report_has_its_experiments_and_an_unknown_one_is_one_line():
     assert len({e.model for e in get_report("002").experiments}) == 23  # every variant its own record
     result = _reproduce("005", "--dry-run")
     assert result.exit_code == 2 and "unknown report '005'" in result.output
+
+
+def test_a_quick_pass_of_zero_epochs_is_one_line_exit_2():
+    result = _reproduce("cora", "--epochs", "0", "--dry-run")
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and errors == ["error: --epochs must be at least 1, got 0"]

@@ -98,3 +98,10 @@ def test_auto_names_need_overrides():
     assert auto_variant_name(overrides) == "layers-2_optimizer-adam"
     with pytest.raises(BenchError, match="there are none"):
         auto_variant_name({})
+
+
+def test_an_auto_name_without_overrides_is_one_line_exit_2(tmp_path):
+    result = _train("cora", "--model", "cora-mlp", "--name", "auto", "--results-dir", str(tmp_path))
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1 and "there are none" in errors[0]
+    assert not (tmp_path / "checkpoints").exists()
