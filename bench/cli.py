@@ -83,7 +83,7 @@ def _root(
 # Command name -> its module in bench/commands (the function has the module's name, dashes as underscores),
 # in the order `bench --help` lists them.
 COMMANDS = ("models", "env", "compare", "export", "run", "train", "lr-find", "sweep", "sanity", "baselines",
-            "report", "reproduce", "accuracy", "doctor")
+            "report", "reproduce", "accuracy", "doctor", "merge")
 
 
 def _register_commands() -> None:

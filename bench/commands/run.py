@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from bench.commands.options import COMPACT_HINT, FORMAT, MODELS, THREADS, WIDE, WIDE_HINT, data_dir_env
+from bench.commands.scale_out import SCALE_OUT, run_in_shards
 from bench.errors import BenchError
 from bench.measure.contention import CONTENDED_SHARE
 from bench.measure.devices import default_threads
@@ -16,6 +17,7 @@ from bench.report.render import check_format
 from bench.report.tables import first_result_table, front_end_table, run_notes, run_table
 from bench.report.tensorboard import log_benchmark
 from bench.run.config import RunConfig
+from bench.run.launcher import launch_settings
 from bench.run.runner import run_benchmarks
 from bench.run.selection import parse_runtimes
 from bench.runtimes import get_runtime
@@ -82,6 +84,28 @@ def run(
                                      "paired speedups with a 95 % confidence interval."),
     tensorboard: bool = typer.Option(False, "--tensorboard",
                                      help="Also log the rows to <results>/runs/bench/<time> (TensorBoard)."),
+    launcher: str = typer.Option(
+        None, "--launcher", rich_help_panel=SCALE_OUT,
+        help="Shard the matrix into jobs through submitit, one model per job: local (subprocesses here, one "
+             "after another) or slurm (sbatch); a rerun submits only the shards without a result."),
+    launcher_profile: Path = typer.Option(None, "--launcher-profile", rich_help_panel=SCALE_OUT,
+                                          help="YAML of launcher settings (partition, gpus, cpus_per_task, "
+                                               "time_limit_min, account, setup, …); options override it."),
+    partition: str = typer.Option(None, "--partition", rich_help_panel=SCALE_OUT, help="Slurm partition."),
+    gpus: int = typer.Option(None, "--gpus", rich_help_panel=SCALE_OUT, help="GPUs per Slurm job."),
+    cpus_per_task: int = typer.Option(None, "--cpus-per-task", rich_help_panel=SCALE_OUT,
+                                      help="CPUs per Slurm job (default: --threads)."),
+    time_limit: int = typer.Option(None, "--time-limit", rich_help_panel=SCALE_OUT,
+                                   help="Minutes per job (default 60); past it the job is killed, its shard "
+                                        "failed, and a rerun submits it again."),
+    account: str = typer.Option(None, "--account", rich_help_panel=SCALE_OUT, help="Slurm account."),
+    max_parallel: int = typer.Option(None, "--max-parallel", rich_help_panel=SCALE_OUT,
+                                     help="Jobs at once (local default 1: shards on one machine time each "
+                                          "other; Slurm default: all)."),
+    models_per_shard: int = typer.Option(None, "--models-per-shard", rich_help_panel=SCALE_OUT,
+                                         help="Models per job (default 1)."),
+    detach: bool = typer.Option(False, "--detach", rich_help_panel=SCALE_OUT,
+                                help="Slurm: submit and return; rerun the same command to collect."),
 ) -> None:
     """Time every model × runtime × batch size; save results/benchmarks/<UTC time>_<device>.json."""
     if compile_mode is not None and "compile" not in parse_runtimes(runtimes):
@@ -97,6 +121,19 @@ def run(
         verify_timing=verify_timing, data_dir=str(data_dir.resolve()) if data_dir else "",
     )
     check_format(fmt)
+    scale_out = {"partition": partition, "gpus": gpus, "cpus_per_task": cpus_per_task,
+                 "time_limit_min": time_limit, "account": account, "max_parallel": max_parallel,
+                 "models_per_shard": models_per_shard, "detach": detach or None}
+    if launcher is None and launcher_profile is None:
+        given = [name for name, value in scale_out.items() if value is not None]
+        if given:
+            raise BenchError(f"{', '.join(given)} set(s) how shards are launched; add --launcher local or "
+                             "--launcher slurm")
+    else:
+        settings = launch_settings(launcher_profile, launcher=launcher, **scale_out)
+        with data_dir_env(data_dir):
+            run_in_shards(config, settings, fmt=fmt, wide=wide, tensorboard=tensorboard)
+        return
     with data_dir_env(data_dir):  # --data-dir for this command and its children, put back after
         with RunProgress(err) as progress:
             outcome = run_benchmarks(config, on_event=progress.update)

@@ -16,6 +16,7 @@ import os
 import pickle
 import random
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,6 +309,30 @@ def wrong_shape_checkpoint(path: Path) -> None:
     _real_checkpoint(path, "mnist-mlp", {k: torch.zeros(3, 3) for k in names})
 
 
+def slurm_without_sbatch(c: Ctx) -> Action:
+    """PATH holds only this Python's folder: no sbatch, as on a laptop or CI runner."""
+    c.monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    return ["run", "--models", "mnist-mlp", "--launcher", "slurm", "--partition", "gpu",
+            "--results-dir", str(c.results)]
+
+
+def launcher_profile(text: str) -> Callable[[Ctx], Action]:
+    def setup(c: Ctx) -> Action:
+        path = c.tmp / "slurm.yaml"
+        path.write_text(text)
+        return ["run", "--models", "mnist-mlp", "--launcher-profile", str(path), "--results-dir",
+                str(c.results)]
+    return setup
+
+
+def merge_twice(c: Ctx) -> Action:
+    """The same run file given twice: every row measured twice on one machine."""
+    path = c.tmp / "run.json"
+    path.write_bytes(gzip.decompress((Path(__file__).parents[1] / "records" / "data" /
+                                      "run_complete_cpu.json.gz").read_bytes()))
+    return ["merge", str(path), str(path), "--output", str(c.results / "merged.json")]
+
+
 # --- the catalogue ------------------------------------------------------------------------------------------
 
 CUDA_MISSING = "CUDA is not available"
@@ -452,6 +477,21 @@ BAD_INPUTS: list[tuple[str, Callable[[Ctx], Action], str]] = [
      "Not a directory; choose a writable directory"),
     ("unwritable results dir (train)", under_a_file("train"), "Not a directory; choose a writable directory"),
     ("disk full while writing", disk_full, "No space left on device (earlier file left intact)"),
+    ("--launcher slurm without sbatch", slurm_without_sbatch,
+     "--launcher slurm needs Slurm's sbatch and srun, which are not on PATH here; run on the cluster's "
+     "login node, or use --launcher local"),
+    ("unknown launcher", run("--models", "mnist-mlp", "--launcher", "kubernetes"),
+     "unknown launcher 'kubernetes'; choose one of: local, slurm"),
+    ("a Slurm option without --launcher", run("--models", "mnist-mlp", "--partition", "gpu"),
+     "partition set(s) how shards are launched; add --launcher local or --launcher slurm"),
+    ("--detach with local shards", run("--models", "mnist-mlp", "--launcher", "local", "--detach"),
+     "--detach leaves jobs running on a cluster; local shards run while bench waits"),
+    ("launcher profile with an unknown key", launcher_profile("launcher: slurm\nqueue: gpu\n"),
+     "unknown key(s) queue in launcher profile"),
+    ("launcher profile: a bad value", launcher_profile("launcher: local\ntime_limit_min: soon\n"),
+     "launcher setting time_limit_min must be an integer >= 1, got 'soon'"),
+    ("merge: one row twice on one machine", merge_twice,
+     "mnist-mlp / eager / cpu / batch 1 is in both"),
 ]
 
 

@@ -14,7 +14,7 @@ from bench.cli import COMMANDS, app
     (["report", "--plots", "true"],
      "error: Got unexpected extra argument(s) (true) (see `bench report --help`)"),
     (["runn"], "error: No such command 'runn'. Did you mean 'run'? (see `bench --help`)"),
-    (["run", "--bogus"], "error: No such option: --bogus (see `bench run --help`)"),
+    (["run", "--qqq"], "error: No such option: --qqq (see `bench run --help`)"),
     (["train"], "error: Missing argument 'dataset' (see `bench train --help`)"),
 ])
 def test_a_usage_mistake_is_one_line_and_exit_2(args, expected):
