@@ -51,7 +51,10 @@ def overfit(cfg: TrainConfig, data: Splits | Data, device: torch.device) -> dict
     return {"samples": len(data.train) if isinstance(data, Splits) else int(data.train_mask.sum()),
             "epochs": cfg.epochs, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
             "first_train_loss": history[0].train_loss, "final_train_loss": history[-1].train_loss,
-            "final_train_acc": history[-1].train_acc}
+            "final_train_acc": history[-1].train_acc,
+            # per epoch: the overfit-a-batch curve report 001/004 draw
+            "history": [{"epoch": h.epoch, "train_loss": h.train_loss, "train_acc": h.train_acc}
+                        for h in history]}
 
 
 def run_sanity(cfg: TrainConfig, options, samples: int = 32, epochs: int = 200, lr: float = 1e-3,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ class SweepRow:
     val_loss: float
     best_epoch: int
     total_train_time_s: float
+    # per epoch: epoch, train_loss, val_loss, val_acc (the grid-search overlay figure)
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -118,8 +120,9 @@ def run_sweep(base: TrainConfig, grid: dict[str, list[Any]], options: RunOptions
             if options.tensorboard else None
         run = train_seed(cfg, data, options, device, run_dir, observer)
         m = run.metrics
+        curve = [{k: h[k] for k in ("epoch", "train_loss", "val_loss", "val_acc")} for h in run.history]
         rows.append(SweepRow(name, values, m["val_acc"], m["val_f1"], m["val_loss"], m["best_epoch"],
-                             m["total_train_time_s"]))
+                             m["total_train_time_s"], curve))
     rows.sort(key=lambda r: -r.val_acc)  # stable: the earlier grid point wins ties
     path = None
     if options.save:

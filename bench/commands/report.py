@@ -19,6 +19,9 @@ def report(
     wide: bool = WIDE,
     plots: bool = typer.Option(False, "--plots", help="Also write PNG+SVG figures to <results>/reports/."),
     results_dir: Path = RESULTS_DIR,
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where --plots finds ESC-50 for its class "
+                                  "distribution and log-mel figures (default $BENCH_DATA_DIR or "
+                                  "~/.cache/bench/data)."),
     runs: list[Path] | None = typer.Option(
         None, "--run", help="A benchmark JSON to report (repeat for several): exactly these runs, "
         "interrupted ones too; a case in several comes from the newest. Default: each case's newest complete "
@@ -38,8 +41,10 @@ def report(
     print_tables(tables, fmt, hint=WIDE_HINT if wide else COMPACT_HINT)
     if plots:
         from bench.report.plots import write_report_plots
+        from train.data.paths import default_data_dir
 
-        outcome = write_report_plots(results_dir, dataset, runs=runs or None)
+        outcome = write_report_plots(results_dir, dataset, runs=runs or None,
+                                     data_dir=data_dir or default_data_dir())
         for path in outcome.written:
             err.print(f"wrote {path}", markup=False, highlight=False)
         for reason in outcome.skipped:

@@ -54,9 +54,13 @@ def reproduce(
     print_tables(report_tables(results_dir, plan.dataset), fmt)
     if plots:
         from bench.report.plots import write_report_plots
+        from train.data.paths import default_data_dir
 
-        for path in write_report_plots(results_dir, plan.dataset).written:
+        drawn = write_report_plots(results_dir, plan.dataset, data_dir=data_dir or default_data_dir())
+        for path in drawn.written:
             err.print(f"wrote {path}", markup=False, highlight=False)
+        for reason in drawn.skipped:
+            err.print(f"skipped {reason}", markup=False, highlight=False)
 
 
 def plan_table(plan: Report, results_dir: Path) -> TableData:

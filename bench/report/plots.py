@@ -300,7 +300,7 @@ def training_figure(dataset: str, records: Sequence[TrainingRecord]) -> Figure:
             acc_ax.plot([h["epoch"] for h in tested], [h["test_acc"] for h in tested], color=colour,
                         linestyle=":", linewidth=1.5, label=f"{record.model} test")
         starred = starred or kept is not None
-    targets = sorted({float(t) for r in records for t in [_selected_run(r).get("metrics", {}).get(
+    targets = sorted({float(t) for r in records for t in [selected_run(r).get("metrics", {}).get(
         "target_accuracy")] if isinstance(t, (int, float))})
     for target in targets:  # the accuracy the runs raced to (report 003: 97 %)
         acc_ax.axhline(target, color="#444444", linewidth=1, linestyle="-.", label=f"target {target:.0%}")
@@ -318,7 +318,7 @@ def training_figure(dataset: str, records: Sequence[TrainingRecord]) -> Figure:
     return fig
 
 
-def _selected_run(record: TrainingRecord) -> dict:
+def selected_run(record: TrainingRecord) -> dict:
     """The seed whose checkpoint was kept (the first seed if it is not named)."""
     selected = record.data.get("selected_seed")
     return next((r for r in record.runs if r["config"].get("seed") == selected), record.runs[0])
@@ -326,12 +326,12 @@ def _selected_run(record: TrainingRecord) -> dict:
 
 def selected_history(record: TrainingRecord) -> list[dict]:
     """Per-epoch history of the seed whose checkpoint was kept (the first seed if it is not named)."""
-    return list(_selected_run(record).get("history") or [])
+    return list(selected_run(record).get("history") or [])
 
 
 def kept_epoch(record: TrainingRecord) -> int | None:
     """The epoch whose weights the selected seed kept (its best validation accuracy), None if not recorded."""
-    best = (_selected_run(record).get("metrics") or {}).get("best_epoch")
+    best = (selected_run(record).get("metrics") or {}).get("best_epoch")
     return best if isinstance(best, int) else None
 
 
@@ -377,10 +377,12 @@ def write_training_plots(dataset: str, records: Sequence[TrainingRecord], folder
 
 
 def write_report_plots(results_dir: Path, dataset: str = "all",
-                       runs: Sequence[Path] | None = None) -> PlotOutcome:
+                       runs: Sequence[Path] | None = None, data_dir: Path | None = None) -> PlotOutcome:
     """Every figure `bench report --plots` draws for `dataset` ("all": the four), under <results>/reports/,
-    from the rows `bench report` shows (each case's newest complete run, or exactly the `runs` files)."""
+    from the rows `bench report` shows (each case's newest complete run, or exactly the `runs` files), the
+    experiment files (LR finder, sanity checks, sweeps) and, for ESC-50's data figures, `data_dir`."""
     from bench.records.store import load_benchmarks, load_training
+    from bench.report.experiment_plots import write_experiment_plots
     from train.data.registry import dataset_names
     from train.registry import models_for_dataset
 
@@ -391,9 +393,12 @@ def write_report_plots(results_dir: Path, dataset: str = "all",
     bench = load_benchmarks(results_dir, runs)
     rows = [b for b in bench.rows if b.model in models]
     write_benchmark_plots(rows, folder, outcome, bench)
+    by_dataset = {}
     for name in datasets:
         records = load_training(results_dir, name)
         ordered = [records[spec.name] for spec in models_for_dataset(name) if spec.name in records]
         ordered += [r for m, r in records.items() if r not in ordered]  # models no longer registered
         write_training_plots(name, ordered, folder, outcome)
+        by_dataset[name] = ordered
+    write_experiment_plots(results_dir, datasets, data_dir, by_dataset, outcome)
     return outcome

@@ -43,6 +43,10 @@ def test_cifar100s_finder_grid_and_final_run_end_to_end_on_a_fixture_and_resume(
     assert again.exit_code == 0 and "0 experiment(s) run" in again.output
     assert json.loads((results / "sanity" / f"{model}.json").read_text())["overfit"]["epochs"] == 1
     assert json.loads((results / "baselines" / "cifar100.json").read_text())["dataset"] == "cifar100"
+    drawn = CliRunner().invoke(app, ["report", "--dataset", report, "--plots", "--results-dir", str(results)])
+    assert drawn.exit_code == 0, drawn.output
+    for stem in (f"lr_find_{model}", f"overfit_{model}", f"sweep_{model}", "training_cifar100"):
+        assert f"{stem}.svg" in drawn.output and (results / "reports" / f"{stem}.png").is_file(), stem
     full = _plan(report, results)
     assert full == {"baselines": "done", "sanity checks": "to run", "LR finder": "done",
                     "grid search": "to run", "final run": "to run"}
@@ -53,8 +57,12 @@ def test_esc50s_baselines_and_sanity_checks_on_a_fixture_are_saved(tmp_path):
     # runs report 001's first two here: each a process that loads ESC-50's fixture.
     data, results = make_esc50(tmp_path / "data"), tmp_path / "results"
     ran = _reproduce("esc50", "--only", "1,2", "--epochs", "1", "--set", "batch_size=4", "--device", "cpu",
-                     "--no-plots", "--no-tensorboard", "--data-dir", str(data), "--results-dir", str(results))
+                     "--no-tensorboard", "--data-dir", str(data), "--results-dir", str(results))
     assert ran.exit_code == 0, ran.output
+    # Its figures: the overfit curve, the class distribution and log-mel examples from the fixture's audio.
+    for stem in ("overfit_esc50-cnn", "esc50_classes", "esc50_log_mel"):
+        for suffix in (".png", ".svg"):
+            assert (results / "reports" / f"{stem}{suffix}").stat().st_size > 1000, stem
     baselines = json.loads((results / "baselines" / "esc50.json").read_text())
     assert baselines["dataset"] == "esc50" and baselines["config"]["model"] == "esc50-cnn"
     sanity = json.loads((results / "sanity" / "esc50-cnn.json").read_text())

@@ -33,6 +33,7 @@ class Clip:
     filename: str
     fold: int
     target: int
+    category: str = ""  # the class name ("dog", "rain"), where the CSV has the column
 
 
 def read_meta(csv_path: Path) -> list[Clip]:
@@ -43,7 +44,8 @@ def read_meta(csv_path: Path) -> list[Clip]:
             absent = [c for c in ("filename", "fold", "target") if c not in (reader.fieldnames or [])]
             if absent:
                 raise corrupt("ESC-50", csv_path, f"esc50.csv lacks column(s) {', '.join(absent)}")
-            clips = [Clip(r["filename"], int(r["fold"]), int(r["target"])) for r in reader]
+            clips = [Clip(r["filename"], int(r["fold"]), int(r["target"]), r.get("category") or "")
+                     for r in reader]
     except (ValueError, csv.Error, UnicodeDecodeError) as exc:
         raise corrupt("ESC-50", csv_path, exc) from exc
     bad = [c.filename for c in clips if not (1 <= c.fold <= 5 and 0 <= c.target < NUM_CLASSES)]
