@@ -77,7 +77,8 @@ def test_the_convergence_race_uses_test_accuracy_when_scored_and_draws_the_targe
 
 
 def test_the_esc50_class_distribution_stacks_folds_and_log_mel_examples_are_in_seconds():
-    clips = [(fold, target, f"class{target}") for fold in range(1, 6) for target in range(3) for _ in range(2)]
+    clips = [(fold, target, f"class{target}") for fold in range(1, 6) for target in range(3)
+             for _ in range(2)]
     (ax,) = class_distribution_figure(clips).axes
     tops = {}
     for bar in ax.patches:
