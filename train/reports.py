@@ -38,3 +38,53 @@ MNIST_CONFIGURATIONS = (
     MnistConfiguration("Adam + BN + StepLR", "mnist-cnn-bn", "adam", 0.002, "step",
                        "--lr 0.002 --set scheduler=step --set step_size=3 --set gamma=0.5", "adam-bn-steplr"),
 )
+
+
+@dataclass(frozen=True)
+class MlpRun:
+    """One run of the MNIST MLP report: the axis it belongs to, its setting, its variant and options."""
+
+    axis: str  # the table it is a row of
+    setting: str  # what this row varies, as the table shows it
+    variant: str  # trains mnist-mlp@<variant>
+    options: tuple[str, ...]  # `bench train mnist --model mnist-mlp` options (5 epochs are added)
+    histograms: bool = False  # weight/gradient histograms per epoch (the initialisation study reads them)
+
+    @property
+    def model(self) -> str:
+        return f"mnist-mlp{VARIANT_MARK}{self.variant}"
+
+
+def _mlp_axes() -> tuple[MlpRun, ...]:
+    """Report 002's axes, 5 epochs each: activation, optimiser, dropout, a depth × width × learning-rate grid
+    with StepLR decay, and BatchNorm × initialisation on the 3-layer network."""
+    runs = [MlpRun("activation", name, f"act-{act}", ("--set", f"model_kwargs.activation={act}"))
+            for act, name in (("relu", "ReLU"), ("tanh", "Tanh"), ("sigmoid", "Sigmoid"))]
+    for optimizer, lr, name in (("sgd", 0.01, "SGD"), ("sgd-momentum", 0.01, "SGD momentum 0.9"),
+                                ("adam", 0.001, "Adam"), ("rmsprop", 0.01, "RMSprop")):
+        runs.append(MlpRun("optimiser", f"{name}, lr {lr:g}", f"opt-{optimizer}",
+                           ("--set", f"optimizer={optimizer}", "--lr", f"{lr:g}")))
+    runs += [MlpRun("dropout", f"p = {p:g}", f"dropout-{p:g}", ("--set", f"model_kwargs.dropout={p:g}"))
+             for p in (0.0, 0.5)]
+    for layers in (1, 2):
+        for hidden in (128, 256):
+            for lr in (0.001, 0.01):
+                runs.append(MlpRun("depth × width × learning rate",
+                                   f"{layers + 1} linear layers, {hidden} wide, lr {lr:g}, StepLR",
+                                   f"grid-l{layers}-h{hidden}-lr{lr:g}",
+                                   ("--set", f"model_kwargs.layers={layers}", "--set",
+                                    f"model_kwargs.hidden={hidden}", "--lr", f"{lr:g}", "--set",
+                                    "scheduler=step")))
+    for init in ("default", "zeros", "kaiming"):
+        for batchnorm in (False, True):
+            runs.append(MlpRun("BatchNorm × initialisation",
+                               f"3-layer, init {init}{', BatchNorm' if batchnorm else ''}",
+                               f"deep-{init}{'-bn' if batchnorm else ''}",
+                               ("--set", "model_kwargs.layers=2", "--set", f"model_kwargs.init={init}",
+                                "--set", f"model_kwargs.batchnorm={str(batchnorm).lower()}"),
+                               histograms=True))
+    return tuple(runs)
+
+
+MNIST_MLP_RUNS = _mlp_axes()
+MNIST_MLP_EPOCHS = 5

@@ -35,7 +35,7 @@ from bench.report.tables import (
 from bench.report.tabular import NOT_RUN, Cell, Column, Row, Stat, TableData
 from train.data.registry import dataset_names, get_dataset
 from train.registry import VARIANT_MARK, get_model, models_for_dataset
-from train.reports import MNIST_CONFIGURATIONS
+from train.reports import MNIST_CONFIGURATIONS, MNIST_MLP_EPOCHS, MNIST_MLP_RUNS
 from train.runs import interruption_text
 
 
@@ -317,6 +317,50 @@ def mnist_target_table(training: dict[str, TrainingRecord]) -> TableData:
                      tuple(rows), notes)
 
 
+# --- MNIST, report 002: the MLP along each axis ----------------------------------------------------------
+
+
+def mlp_axis_tables(training: dict[str, TrainingRecord]) -> list[TableData]:
+    """Report 002 side by side, one table per axis (activation, optimiser, dropout, depth × width × lr,
+    BatchNorm × initialisation): accuracy, speed (s/epoch) and training memory of each setting."""
+    tables = []
+    for axis in dict.fromkeys(run.axis for run in MNIST_MLP_RUNS):
+        columns = (Column(axis[:1].upper() + axis[1:], align="left"), Column("test accuracy", ".2%"),
+                   Column("val accuracy", ".2%"), Column("test loss", ".3f"), Column("s/epoch", ".2f"),
+                   Column("peak train MiB", ".0f"), Column("epochs"))
+        rows = []
+        for run in (r for r in MNIST_MLP_RUNS if r.axis == axis):
+            record = training.get(run.model)
+            command = train_command("mnist", run.model, " ".join(
+                (*run.options, "--epochs", str(MNIST_MLP_EPOCHS), *(("--histograms",) if run.histograms
+                                                                    else ()))))
+            if record is None:
+                rows.append(Row((run.setting, NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN, None),
+                                f"train: {command}"))
+                continue
+            rows.append(Row((marked(run.setting, record), metric(record, "test_acc"),
+                             metric(record, "val_acc"), metric(record, "test_loss"),
+                             metric(record, "time_per_epoch_s"), _peak_training_mib(record),
+                             record.config.get("epochs")),
+                            partial_note(record, command)))
+        notes = [f"report 002 trained each setting {MNIST_MLP_EPOCHS} epochs at batch 64 (it gives no "
+                 "figures to compare with); test metrics of the best-validation weights; s/epoch = "
+                 "forward + backward + step per epoch; peak train MiB = CUDA peak allocated, or on CPU the "
+                 "memory newly made resident while training",
+                 "every setting is a named variant mnist-mlp@<name>: `bench reproduce mnist-mlp` trains the "
+                 "missing ones"]
+        if axis == "BatchNorm × initialisation":
+            notes.append("init zeros/kaiming set fc1.weight only, as the report did; weight and gradient "
+                         "histograms per epoch in TensorBoard (--histograms)")
+        tables.append(TableData(f"mnist.mlp.{_slug(axis)}", f"MNIST MLP: {axis} (report 002)", columns,
+                                tuple(rows), tuple(notes)))
+    return tables
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
 # --- ESC-50 and CIFAR-100: training and grid searches -----------------------------------------------------
 
 
@@ -540,9 +584,12 @@ def _training_tables(dataset: str, training: dict[str, TrainingRecord],
 
     if dataset == "cora":  # report 000's table 6.a puts training metrics beside forward latency
         return [cora_table(training, bench, _runtimes_for_cora(bench))]
-    if dataset == "mnist":  # report 003 compares optimiser/BatchNorm/scheduler configurations
-        return [mnist_configuration_table(training), mnist_target_table(training),
-                *([batch_size_table(training)] if _batch_variants(training) else [])]
+    if dataset == "mnist":  # report 003 compares optimiser/BatchNorm/scheduler configurations, 002 the MLP
+        mlp = {run.model for run in MNIST_MLP_RUNS}
+        report_003 = {m: r for m, r in training.items() if m not in mlp}
+        return [mnist_configuration_table(report_003), mnist_target_table(report_003),
+                *([batch_size_table(training)] if _batch_variants(training) else []),
+                *(mlp_axis_tables(training) if mlp & set(training) else [])]
     return [training_table(dataset, training)]
 
 

@@ -23,7 +23,7 @@ from bench.errors import BenchError
 from bench.run.doctor import REPO, step_env
 from train.fileio import ensure_output_dir
 from train.registry import VARIANT_MARK
-from train.reports import MNIST_CONFIGURATIONS
+from train.reports import MNIST_CONFIGURATIONS, MNIST_MLP_EPOCHS, MNIST_MLP_RUNS
 
 
 @dataclass(frozen=True)
@@ -129,30 +129,10 @@ def _mnist_cnn() -> tuple[Experiment, ...]:
 
 
 def _mnist_mlp() -> tuple[Experiment, ...]:
-    """Report 002: the MLP along each axis, 5 epochs each: activation, optimiser, dropout, a depth × width
-    × learning-rate grid with StepLR decay, and BatchNorm × initialisation on the 3-layer network."""
-    out = [_train(f"activation {act}", "mnist", "mnist-mlp", 5, "--set", f"model_kwargs.activation={act}",
-                  name=f"act-{act}") for act in ("relu", "tanh", "sigmoid")]
-    for optimizer, lr in (("sgd", 0.01), ("sgd-momentum", 0.01), ("adam", 0.001), ("rmsprop", 0.01)):
-        out.append(_train(f"optimiser {optimizer} lr {lr:g}", "mnist", "mnist-mlp", 5, "--set",
-                          f"optimizer={optimizer}", "--lr", f"{lr:g}", name=f"opt-{optimizer}"))
-    out += [_train(f"dropout {p:g}", "mnist", "mnist-mlp", 5, "--set", f"model_kwargs.dropout={p:g}",
-                   name=f"dropout-{p:g}") for p in (0.0, 0.5)]
-    for layers in (1, 2):
-        for hidden in (128, 256):
-            for lr in (0.001, 0.01):
-                shape = ("--set", f"model_kwargs.layers={layers}", "--set", f"model_kwargs.hidden={hidden}")
-                out.append(_train(f"{layers + 1} linear layers, {hidden} wide, lr {lr:g}, StepLR", "mnist",
-                                  "mnist-mlp", 5, *shape, "--lr", f"{lr:g}", "--set", "scheduler=step",
-                                  name=f"grid-l{layers}-h{hidden}-lr{lr:g}"))
-    for init in ("default", "zeros", "kaiming"):
-        for batchnorm in (False, True):
-            variant = ("--set", "model_kwargs.layers=2", "--set", f"model_kwargs.init={init}", "--set",
-                       f"model_kwargs.batchnorm={str(batchnorm).lower()}")
-            title = f"3-layer, init {init}{', BatchNorm' if batchnorm else ''}"
-            out.append(_train(title, "mnist", "mnist-mlp", 5, *variant, "--histograms",
-                              name=f"deep-{init}{'-bn' if batchnorm else ''}"))
-    return tuple(out)
+    """Report 002: the MLP along each axis (train.reports.MNIST_MLP_RUNS), 5 epochs each."""
+    return tuple(_train(f"{run.axis}: {run.setting}", "mnist", "mnist-mlp", MNIST_MLP_EPOCHS, *run.options,
+                        *(("--histograms",) if run.histograms else ()), name=run.variant)
+                 for run in MNIST_MLP_RUNS)
 
 
 def _finder_grid_final(dataset: str, model: str, grid: dict[str, list], grid_epochs: int,

@@ -111,3 +111,29 @@ def test_a_quick_pass_of_zero_epochs_is_one_line_exit_2():
     result = _reproduce("cora", "--epochs", "0", "--dry-run")
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert result.exit_code == 2 and errors == ["error: --epochs must be at least 1, got 0"]
+
+
+def test_report_002s_axes_are_side_by_side_tables_of_named_variants(tmp_path, shared_data):
+    data, results = copy_shared("mnist", tmp_path / "data"), tmp_path / "results"
+    # One setting trained (two variants side by side: tests/train's variant test); the others 'not run'.
+    ran = _reproduce("mnist-mlp", "--only", "1", "--epochs", "1", "--set", "train_subset=512", "--set",
+                     "eval_subset=256", "--device", "cpu", "--no-plots", "--no-tensorboard", "--format",
+                     "json", "--data-dir", str(data), "--results-dir", str(results))
+    assert ran.exit_code == 0, ran.output
+    tables = {t["key"]: t for t in json.loads(ran.stdout)["tables"]}
+    activation = tables["mnist.mlp.activation"]
+    rows = {r["Activation"]: r for r in activation["rows"]}
+    assert list(rows) == ["ReLU", "Tanh", "Sigmoid"]
+    for trained in ("ReLU",):
+        record = json.loads((results / "training" / "mnist" /
+                             f"mnist-mlp@act-{trained.lower()}.json").read_text())
+        assert record["runs"][0]["config"]["model_kwargs"]["activation"] == trained.lower()
+        assert rows[trained]["test accuracy"]["mean"] == record["runs"][0]["metrics"]["test_acc"]
+        assert rows[trained]["s/epoch"]["mean"] > 0
+    assert rows["Tanh"]["test accuracy"] == rows["Sigmoid"]["test accuracy"] == "not run"
+    assert "--name act-sigmoid" in rows["Sigmoid"]["note"]
+    assert {"mnist.mlp.optimiser", "mnist.mlp.dropout", "mnist.mlp.depth_width_learning_rate",
+            "mnist.mlp.batchnorm_initialisation"} <= set(tables)
+    # Report 003's tables stay the CNN's: the MLP variants are not configurations of it.
+    names = [r["Configuration"] for r in tables["mnist.configurations"]["rows"]]
+    assert not any("act-" in name for name in names), names
