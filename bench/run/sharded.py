@@ -175,8 +175,10 @@ def _collect(job, shard: Shard, config: RunConfig, folder: ShardFolder, outcome:
         say(f"{shard.name}: done ({len(result.rows)} rows)")
         return
     reason = _last_line(str(error)) if error is not None else "the job ended without writing its JSON"
-    outcome.failures[shard.index] = ShardFailure(reason, str(job.paths.stderr), tuple(shard.cases(config)))
-    say(f"{shard.name}: FAILED ({reason}); log: {job.paths.stderr}")
+    log = str(job.paths.stderr) if job.paths.stderr.exists() else \
+        f"none (the job died before writing {job.paths.stderr.name})"
+    outcome.failures[shard.index] = ShardFailure(reason, log, tuple(shard.cases(config)))
+    say(f"{shard.name}: FAILED ({reason}); log: {log}")
 
 
 def _last_line(text: str) -> str:
