@@ -3,6 +3,7 @@ finished shards kept in the shard folder, failed ones reported with their log an
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import time
@@ -182,8 +183,12 @@ def _collect(job, shard: Shard, config: RunConfig, folder: ShardFolder, outcome:
 
 
 def _last_line(text: str) -> str:
-    """The error's last informative line (a job's traceback ends with the exception)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    """The error's last informative line (a job's traceback ends with the exception); for a job that left
+    no result at all (killed, timed out, lost node), the scheduler's state."""
+    died = re.search(r"has not produced any output \(state: ([^)]*)\)", text)
+    if died:
+        return f"the job ended without a result (state: {died.group(1)}): killed, out of time or memory?"
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip().strip("-")]
     for line in reversed(lines):
         if not line.startswith(("File ", "^", "~")):
             return line[:400]

@@ -72,6 +72,7 @@ def test_local_shards_run_apart_a_killed_one_is_resubmitted_alone_and_all_merge(
     tables = {t["key"]: t for t in json.loads(first.stdout[first.stdout.index("{"):])["tables"]}
     failed = next(r for r in tables["shards"]["rows"] if r["shard"] == "shard-02")
     assert failed["status"] == "FAILED"
+    assert failed["note"].startswith("the job ended without a result (state: ")
     # The failure names the job's log (a file that exists) and the rows the shard owed.
     log = failed["note"].split("log: ")[1].split(";")[0]
     assert Path(log).exists()
