@@ -111,19 +111,11 @@ def run(
     if compile_mode is not None and "compile" not in parse_runtimes(runtimes):
         raise BenchError("--compile-mode sets the compile runtime's mode, which this run does not include; "
                          "add compile to --runtimes")
-    config = RunConfig.from_text(
-        device=device, models=models, runtimes=runtimes, batch_sizes=batch_sizes, results_dir=results_dir,
-        memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
-        threads=threads if threads is not None else default_threads(), warmup=warmup, max_time_s=max_time,
-        min_rounds=min_rounds, trust=trust, precision=precision, cudnn_benchmark=cudnn_benchmark,
-        paired=paired, runtime_options=[*(runtime_option or []), *_compile_mode_option(compile_mode),
-                                        *(f"onnxruntime.{setting}" for setting in ort_option or [])],
-        verify_timing=verify_timing, data_dir=str(data_dir.resolve()) if data_dir else "",
-    )
     check_format(fmt)
     scale_out = {"partition": partition, "gpus": gpus, "cpus_per_task": cpus_per_task,
                  "time_limit_min": time_limit, "account": account, "max_parallel": max_parallel,
                  "models_per_shard": models_per_shard, "detach": detach or None}
+    settings = None
     if launcher is None and launcher_profile is None:
         given = [name for name, value in scale_out.items() if value is not None]
         if given:
@@ -131,6 +123,18 @@ def run(
                              "--launcher slurm")
     else:
         settings = launch_settings(launcher_profile, launcher=launcher, **scale_out)
+    if threads is None:  # a Slurm job's runtimes use the CPUs it asks for, not the login node's count
+        threads = settings.cpus_per_task if settings and settings.cpus_per_task else default_threads()
+    config = RunConfig.from_text(
+        device=device, models=models, runtimes=runtimes, batch_sizes=batch_sizes, results_dir=results_dir,
+        memory=memory, include_transfer=include_transfer, stability_budget_s=stability_budget,
+        threads=threads, warmup=warmup, max_time_s=max_time,
+        min_rounds=min_rounds, trust=trust, precision=precision, cudnn_benchmark=cudnn_benchmark,
+        paired=paired, runtime_options=[*(runtime_option or []), *_compile_mode_option(compile_mode),
+                                        *(f"onnxruntime.{setting}" for setting in ort_option or [])],
+        verify_timing=verify_timing, data_dir=str(data_dir.resolve()) if data_dir else "",
+    )
+    if settings is not None:
         with data_dir_env(data_dir):
             run_in_shards(config, settings, fmt=fmt, wide=wide, tensorboard=tensorboard)
         return

@@ -186,3 +186,17 @@ def test_options_override_the_profile(tmp_path):
     assert (settings.launcher, settings.partition, settings.cpus_per_task, settings.parallel) == \
         ("slurm", "gpu", 16, 4)
     assert LaunchSettings("local").parallel == 1  # shards on one machine run one after another
+
+
+def test_a_slurm_jobs_runtimes_use_the_cpus_it_asks_for(tmp_path, monkeypatch):
+    capture = tmp_path / "submitted.sh"
+    _fake_sbatch(tmp_path / "bin", capture, 7)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    results = tmp_path / "results"
+    result = CliRunner().invoke(app, ["run", "--models", "mnist-mlp", "--launcher", "slurm",
+                                      "--cpus-per-task", "4", "--detach", "--results-dir", str(results)])
+    assert result.exit_code == 0, result.output
+    assert "#SBATCH --cpus-per-task=4" in capture.read_text()
+    (pickled,) = (results / "shards").glob("cpu-*/submitit/*_submitted.pkl")
+    config, _target = pickle.loads(pickled.read_bytes()).args
+    assert config["threads"] == 4  # not the login node's core count
