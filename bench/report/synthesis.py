@@ -195,7 +195,8 @@ def _describe(config: dict[str, Any]) -> tuple[str, str, str]:
     optimiser = f"{_OPTIMISER_NAMES.get(config.get('optimizer'), config.get('optimizer'))} " \
                 f"lr {float(config.get('lr', 0)):g}"
     kwargs = config.get("model_kwargs") or {}
-    batchnorm = config.get("model") == "mnist-cnn-bn" or bool(kwargs.get("batchnorm"))
+    model = str(config.get("model", "")).partition(VARIANT_MARK)[0]  # mnist-cnn-bn@adam-bn is BN too
+    batchnorm = model == "mnist-cnn-bn" or bool(kwargs.get("batchnorm"))
     scheduler = "none"
     if config.get("scheduler") == "step":
         scheduler = f"StepLR(step {config.get('step_size')}, gamma {config.get('gamma')})"

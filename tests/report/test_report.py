@@ -140,6 +140,11 @@ def test_mnist_configurations_and_time_to_target(results):
     assert configs["SGD"]["test accuracy"] == "not run"
     assert "`bench train mnist --model mnist-cnn --name sgd`" in configs["SGD"]["note"]
     assert configs["mnist-mlp · SGD lr 0.01"]["BatchNorm"] == "no"
+    assert step["BatchNorm"] == "yes"
+    from bench.report.synthesis import _describe
+
+    # A named variant of the BatchNorm model is BatchNorm too (`bench reproduce mnist-cnn` trains those).
+    assert _describe({"model": "mnist-cnn-bn@sgd-bn", "optimizer": "sgd-momentum", "lr": 0.01})[1] == "yes"
     target = {r["Configuration"]: r for r in tables["mnist.time_to_target"]["rows"]}
     assert target["Adam + BN + StepLR"]["time to 97% val (s)"]["mean"] == pytest.approx(12.5)
     assert target["mnist-mlp · SGD lr 0.01"]["time to 97% val (s)"] == "not measured"
