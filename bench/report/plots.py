@@ -278,7 +278,8 @@ def training_figure(dataset: str, records: Sequence[TrainingRecord]) -> Figure:
     """Loss and accuracy per epoch of each model's selected seed: train solid, validation dashed, a marker
     at every epoch (a one-epoch run is a point, not an empty plot), a star on the epoch whose weights were
     kept (the best validation accuracy)."""
-    fig = Figure(figsize=(11, 4.4), layout="constrained")
+    # Taller with many runs: their legend goes below the plots, where it hides no curve.
+    fig = Figure(figsize=(11, 4.4 + 0.22 * max(0, len(records) - 3)), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     starred = False
     for i, record in enumerate(records):
@@ -311,7 +312,12 @@ def training_figure(dataset: str, records: Sequence[TrainingRecord]) -> Figure:
     for ax in (loss_ax, acc_ax):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    if len(records) > 3:  # one legend for both plots (the accuracy plot's labels cover the loss plot's)
+        fig.legend(*acc_ax.get_legend_handles_labels(), loc="outside lower center", fontsize=7,
+                   ncols=4 if any("test" in label for label in acc_ax.get_legend_handles_labels()[1]) else 3)
+    else:
+        for ax in (loss_ax, acc_ax):
+            ax.legend(fontsize=7)
     dotted = "; dotted: test" if any(isinstance(h.get("test_acc"), (int, float)) for r in records
                                     for h in selected_history(r)) else ""
     fig.suptitle(f"Training curves: {dataset} (solid: train, dashed: validation{dotted}; ★ {KEPT_LABEL})")
