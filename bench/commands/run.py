@@ -101,7 +101,7 @@ def run(
     account: str = typer.Option(None, "--account", rich_help_panel=SCALE_OUT, help="Slurm account."),
     max_parallel: int = typer.Option(None, "--max-parallel", rich_help_panel=SCALE_OUT,
                                      help="Jobs at once (local default 1: shards on one machine time each "
-                                          "other; Slurm default: all)."),
+                                          "other; Slurm default: all; --detach submits all)."),
     models_per_shard: int = typer.Option(None, "--models-per-shard", rich_help_panel=SCALE_OUT,
                                          help="Models per job (default 1)."),
     detach: bool = typer.Option(False, "--detach", rich_help_panel=SCALE_OUT,

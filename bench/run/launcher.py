@@ -112,8 +112,7 @@ def make_executor(settings: LaunchSettings, folder: Path, threads: int):
         executor.update_parameters(
             job_name="bench-run", time=settings.time_limit_min, partition=settings.partition,
             gpus_per_node=settings.gpus or None, cpus_per_task=settings.cpus_per_task or threads,
-            ntasks_per_node=1, account=settings.account, setup=list(settings.setup),
-            array_parallelism=min(settings.parallel, 256))
+            ntasks_per_node=1, account=settings.account, setup=list(settings.setup))
         return executor
     executor = submitit.LocalExecutor(folder=folder, max_num_timeout=0)
     executor.update_parameters(timeout_min=settings.time_limit_min)

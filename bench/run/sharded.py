@@ -119,7 +119,8 @@ def _launch(config: RunConfig, settings: LaunchSettings, executor, folder: Shard
     running: dict[int, Any] = {}
     try:
         while queue or running:
-            while queue and len(running) < settings.parallel:
+            # Detached, every shard is handed to Slurm now: nobody is left waiting to submit the rest.
+            while queue and (settings.detach or len(running) < settings.parallel):
                 shard = queue.pop(0)
                 job = (_alive_job(settings, folder, shard)
                        or _submit(config, settings, executor, folder, shard))

@@ -117,7 +117,10 @@ def _fake_sbatch(bin_dir: Path, capture: Path, job_id: int) -> None:
     """An `sbatch` that keeps the script it is given and answers as Slurm does."""
     bin_dir.mkdir()
     script = bin_dir / "sbatch"
-    script.write_text(f'#!/bin/sh\ncp "$1" "{capture}"\necho "Submitted batch job {job_id}"\n')
+    # Each submission gets the next id (job_id, job_id + 1, …), as a real queue would hand out.
+    count = bin_dir / "submitted"
+    script.write_text(f'#!/bin/sh\ncp "$1" "{capture}"\necho x >> "{count}"\n'
+                      f'echo "Submitted batch job $(( {job_id} - 1 + $(wc -l < "{count}") ))"\n')
     srun = bin_dir / "srun"  # never called here: submitit only checks that the cluster has it
     srun.write_text("#!/bin/sh\nexit 1\n")
     for tool in (script, srun):
@@ -193,10 +196,13 @@ def test_a_slurm_jobs_runtimes_use_the_cpus_it_asks_for(tmp_path, monkeypatch):
     _fake_sbatch(tmp_path / "bin", capture, 7)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     results = tmp_path / "results"
-    result = CliRunner().invoke(app, ["run", "--models", "mnist-mlp", "--launcher", "slurm",
-                                      "--cpus-per-task", "4", "--detach", "--results-dir", str(results)])
+    result = CliRunner().invoke(app, ["run", "--models", "mnist-mlp,mnist-cnn", "--launcher", "slurm",
+                                      "--cpus-per-task", "4", "--max-parallel", "1", "--detach",
+                                      "--results-dir", str(results)])
     assert result.exit_code == 0, result.output
+    assert "2 job(s) submitted" in result.output  # detached: every shard submitted, whatever --max-parallel
     assert "#SBATCH --cpus-per-task=4" in capture.read_text()
-    (pickled,) = (results / "shards").glob("cpu-*/submitit/*_submitted.pkl")
-    config, _target = pickle.loads(pickled.read_bytes()).args
-    assert config["threads"] == 4  # not the login node's core count
+    configs = [pickle.loads(p.read_bytes()).args[0]
+               for p in sorted((results / "shards").glob("cpu-*/submitit/*_submitted.pkl"))]
+    assert [c["models"] for c in configs] == [["mnist-mlp"], ["mnist-cnn"]]  # jobs 7 and 8
+    assert {c["threads"] for c in configs} == {4}  # not the login node's core count
