@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from bench.errors import BenchError
+from bench.measure.allocator import apply_allocator
 from bench.measure.devices import resolve_device
 from bench.measure.environment import collect_environment
 from bench.measure.flops import count_flops
@@ -48,6 +49,7 @@ class SuiteState:
 
     config: RunConfig
     device: torch.device  # the config's device, resolved (CUDA checked) once
+    allocator: str = ""  # the host malloc in effect, in words (bench.measure.allocator), set at start-up
     _artifacts: dict[str, ModelArtifacts] = field(default_factory=dict)
     _inputs: dict[tuple[str, int], tuple[tuple[torch.Tensor, ...], str]] = field(default_factory=dict)
     _references: dict[tuple[str, int], torch.Tensor] = field(default_factory=dict)
@@ -188,6 +190,11 @@ def pytest_configure(config: pytest.Config) -> None:
     run_config.policy.apply_to_torch()
     progress = os.environ.get(PROGRESS_ENV)
     recorder = OutcomeRecorder(run_config, Path(progress) if progress else None)
+    # Before any model allocates: with glibc's defaults every call faults its large blocks in again.
+    try:
+        recorder.allocator = config.stash[_STATE].allocator = apply_allocator(run_config.allocator)
+    except BenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(recorder, "bench-outcome-recorder")
     # Each runtime's imports (torch._inductor: seconds), once, before any row: otherwise the first model a
     # runtime loads would carry them in its load time and the next ones not. Recorded in bench.preload_s.
@@ -287,6 +294,7 @@ class OutcomeRecorder:
         self.hardware_peak: dict | None = None  # set by the hardware_peak fixture
         self.paired: list[dict] = []  # one entry per runtime of each paired case (suites/test_paired.py)
         self.preload_s: dict[str, float] = {}  # runtime -> seconds its imports took, before the first row
+        self.allocator = ""  # the host malloc in effect, in words (bench.measure.allocator)
 
     def emit(self, event: dict) -> None:
         """Add a JSON line to the progress file (rewritten atomically: a reader never sees half a line)."""
@@ -345,6 +353,7 @@ class OutcomeRecorder:
             "hardware_peak": self.hardware_peak,
             "paired": self.paired,
             "preload_s": self.preload_s,
+            "allocator": self.allocator,
         }
         paired = {(p["model"], p["runtime"], p["device"], p["batch"]): p for p in self.paired}
         for entry in output_json.get("benchmarks", []):

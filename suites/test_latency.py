@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from bench.measure.allocator import faults_per_call
 from bench.measure.fidelity import independent_timing
 from bench.measure.harness import time_call
 from bench.records.schema import (
@@ -79,6 +80,12 @@ def test_latency(benchmark, case: Case, suite, matmul_peak, hardware_peak,
     benchmark.extra_info.update(info)
     benchmark.extra_info.update(warmup_info(timed.warmup, timed.warmup_settled))
     benchmark.extra_info.update(stability_info(timed.samples, timed.extra_rounds))
+    # Counted on calls of their own after the rounds (the timed call is left as it is): the allocator's
+    # share of the time shows here (bench.measure.allocator).
+    faults = faults_per_call(call, info["p50_ms"] / 1e3)
+    if faults is not None:
+        benchmark.extra_info["page_faults_per_call"] = round(faults, 1)
+    benchmark.extra_info["allocator"] = suite.allocator
     flops = suite.flops(spec, case.size)
     if not runtime.quantized:  # int8 arithmetic measured against fp32 peaks would read as >100 %
         benchmark.extra_info.update(roofline_info(flops, info["p50_ms"] / 1e3, matmul_peak, hardware_peak))

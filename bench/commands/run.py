@@ -79,6 +79,11 @@ def run(
         False, "--verify-timing",
         help="Re-time each CPU row right after with torch.utils.benchmark.Timer (ONNX Runtime through a raw "
              "session): a second opinion on the harness, recorded per row."),
+    allocator: str = typer.Option(
+        None, "--allocator",
+        help="Host memory of the timing process: retain (default on glibc: freed memory kept, as jemalloc "
+             "or tcmalloc would; no page faults per call) or system (the C library's defaults: large "
+             "blocks faulted in again every call). Every row records its page faults per call."),
     paired: bool = typer.Option(True, "--paired/--no-paired",
                                 help="Also time each model × batch's runtimes in interleaved rounds: "
                                      "paired speedups with a 95 % confidence interval."),
@@ -133,6 +138,7 @@ def run(
         paired=paired, runtime_options=[*(runtime_option or []), *_compile_mode_option(compile_mode),
                                         *(f"onnxruntime.{setting}" for setting in ort_option or [])],
         verify_timing=verify_timing, data_dir=str(data_dir.resolve()) if data_dir else "",
+        **({"allocator": allocator} if allocator is not None else {}),
     )
     if settings is not None:
         with data_dir_env(data_dir):

@@ -307,11 +307,14 @@ def environment_warnings(before: RunResults, after: RunResults) -> list[str]:
                         "the speedup-vs-eager columns stay meaningful")
     # Settings that change what is computed or timed: a delta across them may be the setting, not the code.
     # TF32 and cuDNN autotuning exist on CUDA only; a file too old to record them ran torch's defaults.
+    # The allocator changes every torch runtime's CPU-side time (page faults per call); files older than
+    # the setting ran glibc's defaults but did not say so.
     cuda = any(str(run.config.get("device", "")).startswith("cuda") for run in (before, after))
     keys = ("precision", "cudnn_benchmark", "include_transfer") if cuda else ("include_transfer",)
-    for key in keys:
-        value_a = before.config.get(key, NOT_RECORDED)
-        value_b = after.config.get(key, NOT_RECORDED)
+    for key in (*keys, "allocator"):
+        missing = "not recorded" if key == "allocator" else NOT_RECORDED
+        value_a = before.config.get(key, missing)
+        value_b = after.config.get(key, missing)
         if value_a != value_b:
             warnings.append(f"different {key}: {value_a!r} vs {value_b!r}; a delta may be the setting, "
                             "not the code")

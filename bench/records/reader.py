@@ -157,10 +157,11 @@ _ROW_FIELDS = {
                      "reason": STRING}),
     "providers": Arr(STRING), "recipe": STRING, "weights": STRING, "timing_scope": STRING,
     "runtime_device": STRING, "warmup": STRING, "warmup_settled": BOOLEAN, "unstable": BOOLEAN,
-    "peak_memory_method": STRING, "peak_memory_scope": STRING,
+    "peak_memory_method": STRING, "peak_memory_scope": STRING, "allocator": STRING,
     **{f"{m}_ms": NUMBER for m in ("p50", "p90", "p99", "mean", "std", "iqr", "min", "max")},
     **dict.fromkeys(("throughput_per_s", "iqr_over_median", "gflops_achieved", "pct_of_peak",
-                     "matmul_peak_gflops", "hardware_peak_gflops", "pct_of_hardware_peak"), NUMBER),
+                     "matmul_peak_gflops", "hardware_peak_gflops", "pct_of_hardware_peak",
+                     "page_faults_per_call"), NUMBER),
     **dict.fromkeys(("rounds", "calls_per_round", "artifact_bytes", "threads", "interop_threads", "flops",
                      "extra_rounds", "peak_memory_bytes", "peak_memory_load_bytes",
                      "peak_memory_inference_bytes", "peak_memory_reserved_bytes"), INTEGER),
@@ -180,7 +181,8 @@ _ENVIRONMENT = Obj(null=False, fields={  # machine_info.bench
 _CONFIG = Obj({"device": STRING, "models": Arr(STRING), "runtimes": Arr(STRING), "batch_sizes": Arr(INTEGER),
                "threads": INTEGER, "seed": INTEGER, "warmup": INTEGER, "memory": BOOLEAN,
                "include_transfer": BOOLEAN, "stability_budget_s": NUMBER, "max_time_s": NUMBER,
-               "min_rounds": INTEGER, "precision": STRING, "cudnn_benchmark": BOOLEAN, "results_dir": STRING})
+               "min_rounds": INTEGER, "precision": STRING, "cudnn_benchmark": BOOLEAN, "results_dir": STRING,
+               "allocator": STRING})
 _SUITE = Obj({"device": STRING, "threads": INTEGER, "seed": INTEGER, "warmup_calls": INTEGER,
               "batch_sizes": Arr(INTEGER), "memory": BOOLEAN, "include_transfer": BOOLEAN,
               "stability_budget_s": NUMBER, "exports": STRING})
@@ -191,7 +193,8 @@ RUN_FIELDS = Obj({
     "machine_info": Obj({"bench": _ENVIRONMENT}, null=False),
     "bench": Obj({"schema_version": INTEGER, "outcomes": Arr(_OUTCOME), "config": _CONFIG, "suite": _SUITE,
                   "foreign_cpu_share": NUMBER, "interrupted": BOOLEAN,
-                  "interrupted_by": STRING, "matmul_peak": Obj(), "preload_s": Obj(each=NUMBER)},
+                  "interrupted_by": STRING, "matmul_peak": Obj(), "preload_s": Obj(each=NUMBER),
+                  "allocator": STRING},
                  null=False),
 }, required=("benchmarks",))
 _LEAVES = {STRING: str, BOOLEAN: bool}

@@ -239,3 +239,4 @@ class ResultRow:
     pct_of_hardware_peak = _ExtraField("pct_of_hardware_peak", float)  # of the theoretical fp32 peak
     unstable = _ExtraField("unstable", bool)
     iqr_over_median = _ExtraField("iqr_over_median", float)
+    page_faults_per_call = _ExtraField("page_faults_per_call", float)  # minor faults, every thread

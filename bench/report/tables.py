@@ -14,6 +14,10 @@ from train.registry import ModelSpec, get_model
 
 MIB = 2**20
 UNSTABLE_NOTE = "unstable: IQR/median {:.2f} > 0.10 after extra rounds"
+# Minor page faults per call from which a row says the allocator is in its time: 256 faults are 1 MiB of
+# pages handed back by free and faulted in again (about a quarter to half a millisecond here).
+FAULTS_NOTED = 256
+FAULTS_NOTE = "{:,.0f} page faults per call: freed memory faulted back in (the allocator is in this time)"
 
 
 def memory_method_short(method: str) -> str:
@@ -44,7 +48,7 @@ RUN_COLUMNS = (
     Column("speedup vs eager", ".2f", unit="×"), Column("95 % CI", align="left", wrap=False),
     Column("GFLOP/s", ".1f"), Column("% of GEMM", ".1f"), Column("% of hw", ".1f"),
     Column("peak MiB", ".1f"), Column("load MiB", ".1f"), Column("infer MiB", ".1f"),
-    Column("memory", align="left", wrap=False), Column("IQR/median", ".2f"),
+    Column("memory", align="left", wrap=False), Column("IQR/median", ".2f"), Column("faults/call", ",.0f"),
     Column("parity", align="left", wrap=False, short=(("reference", "ref"),)), Column("max abs diff", ".1e"),
     Column("size MiB", ".2f"),
 )
@@ -284,7 +288,8 @@ def _wide_notes(rows: Sequence[ResultRow]) -> list[str]:
              "GFLOP/s = counted FLOPs (matmul/conv) ÷ p50; % of GEMM: of the best GEMM measured in the same "
              "run and precision (torch, and ONNX Runtime on the CPU); % of hw: of the theoretical fp32 peak "
              "(bench env shows its inputs; above 100 % the clock it assumed is below the real one)",
-             "IQR/median > 0.10 after extra rounds marks a row unstable",
+             "IQR/median > 0.10 after extra rounds marks a row unstable; faults/call: minor page faults "
+             "per call, every thread (freed memory faulted back in; see host memory)",
              "parity: the row's output vs eager on the benchmarked inputs "
              "(pass: |diff| ≤ atol + rtol·|eager|)"]
     return lines + _memory_note(rows, wide=True) + _graph_note(rows) + _inputs_note(rows)
@@ -299,6 +304,12 @@ def _run_context_notes(rows: Sequence[ResultRow]) -> list[str]:
     elif policies:
         lines.append(f"MIXED precision: rows come from runs under {' and '.join(policies)}; compare rows "
                      "of one policy only")
+    allocators = sorted({str(r.extra["allocator"]) for r in rows if r.extra.get("allocator")})
+    if len(allocators) == 1:
+        lines.append(f"host memory: {allocators[0]} (--allocator)")
+    elif allocators:
+        lines.append(f"MIXED host memory: rows come from runs under {' and '.join(allocators)}; torch "
+                     "runtimes' times differ by it")
     transfer = sum(1 for r in rows if str(r.extra.get("timing_scope", "")).startswith("host"))
     if transfer:
         timed = len([r for r in rows if r.status == "ok"])
@@ -325,7 +336,7 @@ def _run_row(r: ResultRow, columns: Sequence[Column], wide: bool) -> Row:
         "GFLOP/s": r.gflops_achieved, "% of GEMM": r.pct_of_peak, "% of hw": r.pct_of_hardware_peak,
         "peak MiB": None if peak is None else peak / MIB, "load MiB": load, "infer MiB": infer,
         "memory": memory_method_short(r.peak_memory_method) if peak is not None else None,
-        "IQR/median": r.iqr_over_median,
+        "IQR/median": r.iqr_over_median, "faults/call": r.page_faults_per_call,
         "parity": "reference" if eager else {True: "pass", False: "FAIL"}.get(r.parity_passed),
         "max abs diff": None if eager else r.parity_max_abs,
         "size MiB": None if r.artifact_bytes is None else r.artifact_bytes / MIB}
@@ -336,6 +347,8 @@ def _run_row(r: ResultRow, columns: Sequence[Column], wide: bool) -> Row:
         notes, style = ["parity FAILED: outputs differ from eager beyond tolerance"], "red"
     elif r.unstable:
         notes = [UNSTABLE_NOTE.format(r.iqr_over_median or 0.0)]
+    if r.page_faults_per_call is not None and r.page_faults_per_call >= FAULTS_NOTED:
+        notes.append(FAULTS_NOTE.format(r.page_faults_per_call))
     if wide and r.p99_ms is not None and r.backed_ms("p99") is None:  # the compact view shows no p99
         notes.append(f"p99 needs ≥ {MIN_ROUNDS['p99']} rounds, this row had {r.rounds} "
                      "(--min-rounds, --max-time)")

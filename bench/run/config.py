@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.measure.allocator import check_allocator, default_allocator
 from bench.measure.devices import DEVICE_KINDS, default_threads
 from bench.measure.precision import PRECISIONS, PrecisionPolicy
 from bench.run.selection import (
@@ -58,6 +59,9 @@ class RunConfig:
     cudnn_benchmark: bool = False  # cuDNN autotuning for every runtime (torch benchmark / ORT EXHAUSTIVE)
     paired: bool = True  # also time each case's runtimes in interleaved rounds: paired speedups with a CI
     verify_timing: bool = False  # re-time each CPU row with torch's Timer right after: checks the harness
+    # Host malloc of the timing process: retain (freed memory kept, no page faults per call) or system
+    # (the C library's defaults); memory probes keep the defaults. See bench.measure.allocator.
+    allocator: str = field(default_factory=default_allocator)
     # Per runtime, settings its class offers (Runtime.options), e.g. {"onnxruntime": {"intra_op_spinning":
     # False}}; stored resolved: every option of every runtime of the run, defaults filled in.
     runtime_options: dict = field(default_factory=dict)
@@ -84,6 +88,7 @@ class RunConfig:
         if not isinstance(self.failed_exports, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in self.failed_exports.items()):
             raise BenchError(f"failed_exports must map model names to reasons, got {self.failed_exports!r}")
+        check_allocator(self.allocator)
         if self.precision not in PRECISIONS:
             raise BenchError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         _require_seconds("--max-time", self.max_time_s)

@@ -137,6 +137,18 @@ def test_different_machine_warns():
     assert any("cpu" in w for w in warnings) and any("torch" in w for w in warnings)
 
 
+def test_runs_under_different_host_allocators_warn():
+    retained, system = copy.deepcopy(BEFORE), copy.deepcopy(BEFORE)
+    retained.setdefault("bench", {}).setdefault("config", {})["allocator"] = "retain"
+    system.setdefault("bench", {}).setdefault("config", {})["allocator"] = "system"
+    assert not any("allocator" in w for w in compare(retained, copy.deepcopy(retained)).warnings)
+    warnings = compare(system, retained).warnings
+    assert "different allocator: 'system' vs 'retain'; a delta may be the setting, not the code" in warnings
+    # A file older than the setting ran glibc's defaults without saying so.
+    assert any(w.startswith("different allocator: 'not recorded' vs 'retain'")
+               for w in compare(BEFORE, retained).warnings)
+
+
 def test_every_metric_is_compared_from_the_rows_own_fields():
     entry = _entry("m", "eager", 3.0)
     entry["extra_info"] |= {"p90_ms": 4.0, "mean_ms": 3.2, "min_ms": 2.5}

@@ -217,3 +217,22 @@ def test_trained_and_untrained_rows_side_by_side_say_which_is_which():
     trained = run_table(parse_run({"benchmarks": [gcn, other],
                                    "bench": {"schema_version": SCHEMA_VERSION}}).rows, "cpu")
     assert "trained" not in trained.header()  # two checkpoints, both trained: nothing to tell apart
+
+
+def test_page_faults_per_call_are_a_column_and_a_note_where_the_allocator_is_in_the_time():
+    data = _data()
+    data["benchmarks"][0]["extra_info"] |= {"page_faults_per_call": 7950.0, "allocator": "glibc defaults"}
+    data["benchmarks"][1]["extra_info"] |= {"page_faults_per_call": 3.0, "allocator": "glibc defaults"}
+    table = run_table(parse_run(data).rows, "cpu", wide=True)
+    eager, ort = _cells(table, 0), _cells(table, 1)
+    assert (eager["faults/call"], ort["faults/call"]) == (7950.0, 3.0)
+    assert "7,950 page faults per call: freed memory faulted back in" in table.rows[0].note
+    assert "page faults" not in table.rows[1].note  # below 256 (1 MiB of pages) it is not the story
+    assert "host memory: glibc defaults (--allocator)" in table.notes
+    compact = run_table(parse_run(data).rows, "cpu", wide=False)
+    assert "faults/call" not in [c.name for c in compact.columns]
+    assert "7,950 page faults per call" in compact.rows[0].note  # the reason an eager time is inflated
+    data["benchmarks"][1]["extra_info"]["allocator"] = "glibc, freed memory kept"
+    notes = run_table(parse_run(data).rows, "cpu").notes
+    assert any(n.startswith("MIXED host memory: rows come from runs under glibc defaults and glibc, freed")
+               for n in notes), notes

@@ -64,6 +64,11 @@ def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results
         assert extra["timing_scope"].startswith("device-resident")
         assert extra["p50_ms"] == pytest.approx(bench_row["stats"]["median"] * 1e3)  # extra rounds counted
         assert len(bench_row["stats"]["data"]) == extra["rounds"]
+        # The host malloc the run asked for (glibc here: retain), and each row's faults per call under it.
+        assert extra["allocator"].startswith("glibc, freed memory kept")
+        assert 0 <= extra["page_faults_per_call"] < 256
+    assert data["bench"]["config"]["allocator"] == "retain"
+    assert data["bench"]["allocator"] == rows["eager"].extra["allocator"]
     assert rows["eager"].peak_memory_bytes > 0 and rows["eager"].pct_of_peak > 0
     # Paired speedups: every runtime against eager over the same interleaved rounds, with an interval.
     paired = {p["runtime"]: p for p in data["bench"]["paired"]}
@@ -165,6 +170,7 @@ def test_cli_cuda_without_cuda_exits_2_before_doing_anything(tmp_path, monkeypat
      "torchscript"),
     (["--batch-sizes", "1,0"], "error: --batch-sizes takes positive integers"),
     (["--device", "tpu"], "error: unknown device 'tpu'; choose one of: cpu, cuda"),
+    (["--allocator", "jemalloc"], "error: --allocator must be one of retain, system, got 'jemalloc'"),
 ])
 def test_cli_rejects_bad_input_with_exit_2(tmp_path, args, message):
     result = CliRunner().invoke(app, ["run", "--results-dir", str(tmp_path), *args])
