@@ -295,21 +295,23 @@ def _wide_notes(rows: Sequence[ResultRow]) -> list[str]:
     return lines + _memory_note(rows, wide=True) + _graph_note(rows) + _inputs_note(rows)
 
 
+def _setting_note(values: set[str], one: str, mixed: str) -> list[str]:
+    """`one` with the value when every row shares it, `mixed` with them all when they differ, else none."""
+    if len(values) == 1:
+        return [one.format(next(iter(values)))]
+    return [mixed.format(" and ".join(sorted(values)))] if values else []
+
+
 def _run_context_notes(rows: Sequence[ResultRow]) -> list[str]:
-    """Precision policies, transfer scope and the independent timing behind `rows` (both views)."""
-    lines = []
-    policies = sorted({_policy_text(r.extra["precision"]) for r in rows if r.extra.get("precision")})
-    if len(policies) == 1:
-        lines.append(f"precision: {policies[0]} (every runtime alike; parity tolerance follows)")
-    elif policies:
-        lines.append(f"MIXED precision: rows come from runs under {' and '.join(policies)}; compare rows "
-                     "of one policy only")
-    allocators = sorted({str(r.extra["allocator"]) for r in rows if r.extra.get("allocator")})
-    if len(allocators) == 1:
-        lines.append(f"host memory: {allocators[0]} (--allocator)")
-    elif allocators:
-        lines.append(f"MIXED host memory: rows come from runs under {' and '.join(allocators)}; torch "
-                     "runtimes' times differ by it")
+    """Precision policies, host memory, transfer scope and the independent timing behind `rows` (both
+    views)."""
+    lines = _setting_note({_policy_text(r.extra["precision"]) for r in rows if r.extra.get("precision")},
+                          "precision: {} (every runtime alike; parity tolerance follows)",
+                          "MIXED precision: rows come from runs under {}; compare rows of one policy only")
+    lines += _setting_note({str(r.extra["allocator"]) for r in rows if r.extra.get("allocator")},
+                           "host memory: {} (--allocator)",
+                           "MIXED host memory: rows come from runs under {}; torch runtimes' times differ "
+                           "by it")
     transfer = sum(1 for r in rows if str(r.extra.get("timing_scope", "")).startswith("host"))
     if transfer:
         timed = len([r for r in rows if r.status == "ok"])
