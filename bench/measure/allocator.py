@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
 import os
 import sys
@@ -28,14 +29,15 @@ SYSTEM = "system"
 ALLOCATORS = (RETAIN, SYSTEM)
 # glibc's mallopt parameters (malloc.h): M_TRIM_THRESHOLD -1, M_MMAP_MAX -4.
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_NEVER_TRIM = 2**31 - 1  # bytes: the largest value mallopt takes (an int)
+_NEVER_TRIM = -1  # mallopt(3): a trim threshold of -1 disables trimming altogether
 # Allocators that users preload in place of malloc: glibc's settings do not reach them.
 _PRELOADED = ("jemalloc", "tcmalloc", "mimalloc")
 FAULT_PROBE_S = 0.1  # seconds of calls the fault count is taken over (at least one call)
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    """The process's glibc (its mallopt), or None on another C library or platform."""
+    """The process's glibc (its mallopt), or None on another C library or platform (looked up once)."""
     if not sys.platform.startswith("linux"):
         return None
     try:

@@ -312,12 +312,18 @@ def environment_warnings(before: RunResults, after: RunResults) -> list[str]:
     cuda = any(str(run.config.get("device", "")).startswith("cuda") for run in (before, after))
     keys = ("precision", "cudnn_benchmark", "include_transfer") if cuda else ("include_transfer",)
     for key in (*keys, "allocator"):
-        missing = "not recorded" if key == "allocator" else NOT_RECORDED
+        missing = "not recorded (glibc defaults)" if key == "allocator" else NOT_RECORDED
         value_a = before.config.get(key, missing)
         value_b = after.config.get(key, missing)
         if value_a != value_b:
             warnings.append(f"different {key}: {value_a!r} vs {value_b!r}; a delta may be the setting, "
                             "not the code")
+    # What was in effect: a preloaded jemalloc/tcmalloc runs under the same setting as glibc.
+    effective_a, effective_b = (run.data.get("bench", {}).get("allocator") for run in (before, after))
+    if effective_a and effective_b and effective_a != effective_b and \
+            before.config.get("allocator") == after.config.get("allocator"):
+        warnings.append(f"different host memory: {effective_a!r} vs {effective_b!r}; a delta may be the "
+                        "allocator, not the code")
     for name, run in (("before", before), ("after", after)):
         if run.interrupted:
             warnings.append(f"the {name} run was {run.interruption}: it holds only the cases that finished")

@@ -70,7 +70,12 @@ def settings_differences(a: RunResults, b: RunResults) -> list[str]:
     """How the measurement settings of two files differ ('threads: 2 vs 4'); the matrix keys are ignored."""
     ca, cb = a.config, b.config
     keys = sorted((set(ca) | set(cb)) - _MATRIX_KEYS)
-    return [f"{key}: {ca.get(key)!r} vs {cb.get(key)!r}" for key in keys if ca.get(key) != cb.get(key)]
+    differences = [f"{key}: {ca.get(key)!r} vs {cb.get(key)!r}" for key in keys if ca.get(key) != cb.get(key)]
+    # The allocator in effect, not only the one asked for (a preloaded jemalloc answers to either).
+    effective_a, effective_b = (run.data.get("bench", {}).get("allocator") for run in (a, b))
+    if effective_a != effective_b:
+        differences.append(f"host memory: {effective_a!r} vs {effective_b!r}")
+    return differences
 
 
 def _join(machine: str, runs: Sequence[RunResults]) -> RunResults:

@@ -308,7 +308,12 @@ def _run_context_notes(rows: Sequence[ResultRow]) -> list[str]:
     lines = _setting_note({_policy_text(r.extra["precision"]) for r in rows if r.extra.get("precision")},
                           "precision: {} (every runtime alike; parity tolerance follows)",
                           "MIXED precision: rows come from runs under {}; compare rows of one policy only")
-    lines += _setting_note({str(r.extra["allocator"]) for r in rows if r.extra.get("allocator")},
+    measured = [r for r in rows if r.p50_ms is not None]
+    # Rows from files older than the setting ran glibc's defaults: counted, so a mix says MIXED.
+    recorded = any(r.extra.get("allocator") for r in measured)
+    lines += _setting_note({str(r.extra.get("allocator") or "not recorded (glibc defaults)")
+                            for r in measured}
+                           if recorded else set(),
                            "host memory: {} (--allocator)",
                            "MIXED host memory: rows come from runs under {}; torch runtimes' times differ "
                            "by it")

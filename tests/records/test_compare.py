@@ -145,8 +145,14 @@ def test_runs_under_different_host_allocators_warn():
     warnings = compare(system, retained).warnings
     assert "different allocator: 'system' vs 'retain'; a delta may be the setting, not the code" in warnings
     # A file older than the setting ran glibc's defaults without saying so.
-    assert any(w.startswith("different allocator: 'not recorded' vs 'retain'")
+    assert any(w.startswith("different allocator: 'not recorded (glibc defaults)' vs 'retain'")
                for w in compare(BEFORE, retained).warnings)
+    # Asked alike, in effect not: a preloaded jemalloc answers to --allocator retain too.
+    preloaded = copy.deepcopy(retained)
+    retained["bench"]["allocator"] = "glibc, freed memory kept in the process (mmap off, trimming off)"
+    preloaded["bench"]["allocator"] = "libjemalloc.so.2 (LD_PRELOAD; --allocator retain does not reach it)"
+    assert any(w.startswith("different host memory: 'glibc, freed memory kept") and "'libjemalloc.so.2" in w
+               for w in compare(retained, preloaded).warnings)
 
 
 def test_every_metric_is_compared_from_the_rows_own_fields():

@@ -94,6 +94,12 @@ def test_a_row_twice_on_one_machine_or_other_settings_are_refused(tmp_path):
     _, b = _split(threads)
     with pytest.raises(BenchError, match="measured with other settings .*threads: 1 vs 7"):
         merge_runs([read_run(_write(tmp_path, "c.json", a)), read_run(_write(tmp_path, "d.json", b))])
+    # The same setting, another allocator in effect (one shard's node preloads jemalloc): refused too.
+    preloaded = _run()
+    preloaded["bench"]["allocator"] = "libjemalloc.so.2 (LD_PRELOAD; --allocator retain does not reach it)"
+    _, b = _split(preloaded)
+    with pytest.raises(BenchError, match="measured with other settings .*host memory: None vs 'libjemalloc"):
+        merge_runs([read_run(_write(tmp_path, "e.json", a)), read_run(_write(tmp_path, "f.json", b))])
 
 
 def test_an_existing_output_is_never_overwritten(tmp_path):

@@ -236,3 +236,12 @@ def test_page_faults_per_call_are_a_column_and_a_note_where_the_allocator_is_in_
     notes = run_table(parse_run(data).rows, "cpu").notes
     assert any(n.startswith("MIXED host memory: rows come from runs under glibc defaults and glibc, freed")
                for n in notes), notes
+
+
+def test_rows_from_files_older_than_the_allocator_setting_make_the_host_memory_note_mixed():
+    data = _data()
+    data["benchmarks"][1]["extra_info"]["allocator"] = "glibc, freed memory kept"  # eager's file is older
+    notes = run_table(parse_run(data).rows, "cpu").notes
+    assert "MIXED host memory: rows come from runs under glibc, freed memory kept and not recorded (glibc " \
+           "defaults); torch runtimes' times differ by it" in notes
+    assert not any("host memory" in n for n in run_table(parse_run(_data()).rows, "cpu").notes)

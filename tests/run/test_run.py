@@ -12,6 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import app
+from bench.measure.allocator import preloaded_allocator
 from bench.records.reader import read_run
 from bench.report.render import to_rich
 from bench.report.tables import run_table
@@ -64,8 +65,11 @@ def test_runner_times_every_runtime_and_writes_comparable_json(mnist_mlp_results
         assert extra["timing_scope"].startswith("device-resident")
         assert extra["p50_ms"] == pytest.approx(bench_row["stats"]["median"] * 1e3)  # extra rounds counted
         assert len(bench_row["stats"]["data"]) == extra["rounds"]
-        # The host malloc the run asked for (glibc here: retain), and each row's faults per call under it.
-        assert extra["allocator"].startswith("glibc, freed memory kept")
+        # The host malloc the run asked for (glibc here: retain, unless one is preloaded) and each row's
+        # faults per call under it.
+        preloaded = preloaded_allocator()
+        assert extra["allocator"].startswith(f"{preloaded} (LD_PRELOAD" if preloaded else
+                                             "glibc, freed memory kept")
         assert 0 <= extra["page_faults_per_call"] < 256
     assert data["bench"]["config"]["allocator"] == "retain"
     assert data["bench"]["allocator"] == rows["eager"].extra["allocator"]
