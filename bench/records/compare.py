@@ -319,7 +319,7 @@ def environment_warnings(before: RunResults, after: RunResults) -> list[str]:
             warnings.append(f"different {key}: {value_a!r} vs {value_b!r}; a delta may be the setting, "
                             "not the code")
     # What was in effect: a preloaded jemalloc/tcmalloc runs under the same setting as glibc.
-    effective_a, effective_b = (run.data.get("bench", {}).get("allocator") for run in (before, after))
+    effective_a, effective_b = before.allocator_in_effect, after.allocator_in_effect
     if effective_a and effective_b and effective_a != effective_b and \
             before.config.get("allocator") == after.config.get("allocator"):
         warnings.append(f"different host memory: {effective_a!r} vs {effective_b!r}; a delta may be the "

@@ -72,9 +72,8 @@ def settings_differences(a: RunResults, b: RunResults) -> list[str]:
     keys = sorted((set(ca) | set(cb)) - _MATRIX_KEYS)
     differences = [f"{key}: {ca.get(key)!r} vs {cb.get(key)!r}" for key in keys if ca.get(key) != cb.get(key)]
     # The allocator in effect, not only the one asked for (a preloaded jemalloc answers to either).
-    effective_a, effective_b = (run.data.get("bench", {}).get("allocator") for run in (a, b))
-    if effective_a != effective_b:
-        differences.append(f"host memory: {effective_a!r} vs {effective_b!r}")
+    if a.allocator_in_effect != b.allocator_in_effect:
+        differences.append(f"host memory: {a.allocator_in_effect!r} vs {b.allocator_in_effect!r}")
     return differences
 
 

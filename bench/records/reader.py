@@ -43,6 +43,11 @@ class RunResults:
         return dict(self.data["bench"].get("config") or {})
 
     @property
+    def allocator_in_effect(self) -> str | None:
+        """The host malloc the run timed under, in words (`bench.allocator`); None before it was recorded."""
+        return (self.data.get("bench") or {}).get("allocator")
+
+    @property
     def interrupted(self) -> bool:
         """True when the run was stopped (Ctrl-C, SIGTERM, SIGHUP) and holds only the cases that finished."""
         return bool(self.data["bench"].get("interrupted"))
