@@ -17,7 +17,9 @@ from export.formats import get_format
 from export.graph_aggregation import (
     BLOCK,
     FORMULATION,
+    GROUP_WIDTHS,
     passes_messages,
+    plan_gathers,
     scatter_free_aggregation,
     segment_reduce,
     segment_sum,
@@ -74,16 +76,20 @@ def test_blocked_prefix_sums_hold_float32_rounding_over_a_long_prefix():
     assert ((summed - expected).abs() / expected.abs()).max() < 1e-6
 
 
-def test_sorted_edges_count_only_the_edges_kept_and_skip_whole_blocks():
-    index = torch.tensor([2, 0, 2, 2, 1, 2] + [3] * (2 * BLOCK))  # destination 3 spans two blocks
+def test_sorted_edges_count_only_the_edges_kept_and_long_runs_span_blocks():
+    long_run = GROUP_WIDTHS[-1] + BLOCK + 3  # longer than the widest group: prefix sums over two+ blocks
+    index = torch.tensor([2, 0, 2, 2, 1, 2] + [3] * long_run)
     keep = torch.ones_like(index, dtype=torch.bool)
     keep[4] = False  # the only edge into 1: dropped (as GCN drops a graph's own self-loops)
     sorted_edges = sort_by_destination(index, 5, keep=keep)
-    assert sorted_edges.counts.tolist() == [1, 0, 4, 2 * BLOCK, 0]
-    assert sorted_edges.ends.tolist() == [0, 1, 1, 5, 5 + 2 * BLOCK, 5 + 2 * BLOCK]
+    assert sorted_edges.counts.tolist() == [1, 0, 4, long_run, 0]
+    assert sorted_edges.ends.tolist() == [0, 1, 1, 5, 5 + long_run, 5 + long_run]
+    assert sorted_edges.destination.tolist() == [0, 2, 2, 2, 2] + [3] * long_run + [5]  # dropped: last
+    plan = plan_gathers(sorted_edges, sorted_edges.order, zero_row=index.shape[0])
+    assert (plan.long_low.tolist(), plan.long_high.tolist()) == ([0], [long_run])  # node 3 alone: prefix sums
     rows = torch.arange(index.shape[0], dtype=torch.float32).unsqueeze(-1)
-    expected = [1.0, 0.0, 0 + 2 + 3 + 5, float(sum(range(6, 6 + 2 * BLOCK))), 0.0]
-    assert segment_sum(rows, sorted_edges).squeeze(-1).tolist() == expected
+    expected = [1.0, 0.0, 0 + 2 + 3 + 5, float(sum(range(6, 6 + long_run))), 0.0]
+    assert segment_sum(rows, plan).squeeze(-1).tolist() == expected
 
 
 @pytest.mark.parametrize("options", [{}, {"bias": False}, {"improved": True}, {"normalize": False},
