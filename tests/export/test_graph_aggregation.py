@@ -94,7 +94,7 @@ def test_sorted_edges_count_only_the_edges_kept_and_long_runs_span_blocks():
 
 @pytest.mark.parametrize("options", [{}, {"bias": False}, {"improved": True}, {"normalize": False},
                                      {"add_self_loops": False}])
-@pytest.mark.parametrize("graph", ["random", "self-loops and isolated nodes", "no edges", "weighted"])
+@pytest.mark.parametrize("graph", ["random", "self-loops and isolated nodes", "no edges", "weighted", "hub"])
 def test_gcn_with_one_shared_sort_equals_its_own_forward(options, graph, monkeypatch):
     import export.graph_aggregation as formulation
 
@@ -110,6 +110,8 @@ def test_gcn_with_one_shared_sort_equals_its_own_forward(options, graph, monkeyp
         edge_index = edge_index[:, :0]
     elif graph == "weighted":  # PyG's own forward: the formulation covers unweighted graphs only
         weight = torch.rand(edge_index.shape[1])
+    elif graph == "hub":  # node 0's run is longer than the widest group: the prefix sums take it
+        edge_index[1, : GROUP_WIDTHS[-1] + 8] = 0
 
     def two_layers():
         return second(torch.relu(first(x, edge_index, weight)), edge_index, weight)
@@ -124,6 +126,29 @@ def test_gcn_with_one_shared_sort_equals_its_own_forward(options, graph, monkeyp
     # PyG's forward with segment sums sorts four times (two degrees, two sums); the shared one once
     # (two without normalisation: no degrees)
     assert len(sorts) == (1 if plain else 2 if options.get("normalize") is False else 4)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "sum"])
+def test_sage_layers_share_one_sort_and_equal_their_own_forward(aggr, monkeypatch):
+    import export.graph_aggregation as formulation
+
+    sorts = []
+    monkeypatch.setattr(formulation, "sort_by_destination",
+                        lambda *a, **k: sorts.append(1) or sort_by_destination(*a, **k))
+    torch.manual_seed(0)
+    first, second = SAGEConv(12, 8, aggr=aggr).eval(), SAGEConv(8, 4, aggr=aggr).eval()
+    x, edge_index = torch.randn(30, 12), torch.randint(0, 25, (2, 90))
+    edge_index[1, : GROUP_WIDTHS[-1] + 8] = 3  # one run past the widest group, and nodes 25-29 unreached
+
+    def two_layers():
+        return second(torch.relu(first(x, edge_index)), edge_index)
+
+    with torch.no_grad():
+        expected = two_layers()
+        with scatter_free_aggregation():
+            formulated = two_layers()
+    torch.testing.assert_close(formulated, expected, atol=1e-5, rtol=1e-5)
+    assert len(sorts) == 1
 
 
 def test_only_message_passing_models_are_formulated():
