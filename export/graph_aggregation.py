@@ -142,11 +142,11 @@ def segment_sum(rows: Tensor, plan: GatherPlan) -> Tensor:
 
 
 def prefix_segment_sum(padded: Tensor, sources: Tensor, low: Tensor, high: Tensor) -> Tensor:
-    """Per run, the sum of `padded[sources[q]]` over its slots low < q <= high ([runs, features]; `padded`:
-    the rows, float32 at least, then a zero row; `low`, `high` [runs]: slot 0 is the zero before the first
-    source). Blocked prefix sums, no
-    scatter-add, linear in slots. No size here is sliced or padded by arithmetic on a data-dependent
-    count, so torch.export adds no runtime assertion the ONNX translation cannot hold."""
+    """Per run, the sum of `padded[sources[i]]` for low <= i < high ([runs, features]; `padded`: the rows,
+    float32 at least, then a zero row; `low`, `high` [runs]: each run's bounds in `sources`). Blocked
+    prefix sums (prefix slot q holds the first q sources' sum; slot 0 the zero), no scatter-add, linear in
+    the sources. No size here is sliced or padded by arithmetic on a data-dependent count, so torch.export
+    adds no runtime assertion the ONNX translation cannot hold."""
     dtype, device = padded.dtype, padded.device
     features = padded.shape[1]
     zero_row = padded.shape[0] - 1
@@ -194,29 +194,37 @@ def segment_reduce(src: Tensor, index: Tensor, dim: int = 0, dim_size: int | Non
     return out.to(src.dtype).reshape(dim_size, *src.shape[1:])
 
 
-# Per edge_index tensor (keyed by its id, checked by identity): the tensor, its plan and in-degrees.
-GraphPlans = dict[int, tuple[Tensor, GatherPlan, Tensor]]
+# Per edge_index tensor: the tensor (checked by identity), its plan and in-degrees; keyed by its id, whether
+# self-loops are dropped and whether a TorchScript trace is running (a plan built in eager must not enter
+# a legacy-exporter trace as constants). One graph has one node count; the dicts die with the context.
+GraphPlans = dict[tuple[int, bool, bool], tuple[Tensor, GatherPlan, Tensor]]
 
 
 def _graph_plan(graphs: GraphPlans, edge_index: Tensor, nodes: int, drop_self_loops: bool
                 ) -> tuple[GatherPlan, Tensor]:
     """The gather plan (rows: source nodes) and in-degrees [nodes] of `edge_index`, built on its first
     layer and reused by the next; `drop_self_loops` leaves the graph's own self-loops out of both."""
-    cached = graphs.get(id(edge_index))
+    key = (id(edge_index), drop_self_loops, torch.jit.is_tracing())
+    cached = graphs.get(key)
     if cached is None or cached[0] is not edge_index:
         source, target = edge_index[0], edge_index[1]
         sorted_edges = sort_by_destination(target, nodes, keep=source != target if drop_self_loops else None)
         sources = torch.index_select(source, 0, sorted_edges.order)
-        cached = graphs[id(edge_index)] = (edge_index, plan_gathers(sorted_edges, sources, nodes),
-                                           sorted_edges.counts)
+        cached = graphs[key] = (edge_index, plan_gathers(sorted_edges, sources, nodes), sorted_edges.counts)
     return cached[1], cached[2]
+
+
+def _edge_list(edge_index) -> bool:
+    """Whether `edge_index` is a dense [2, edges] tensor (not a sparse adjacency, which PyG also takes)."""
+    return (isinstance(edge_index, Tensor) and edge_index.layout == torch.strided and edge_index.dim() == 2
+            and edge_index.shape[0] == 2)
 
 
 def _plain_gcn(conv, x, edge_index, edge_weight) -> bool:
     """Whether GCNConv `conv` would run PyG's default normalisation here: unweighted edges as a [2, edges]
     tensor, self-loops of weight 1, symmetric deg^-1/2, sum aggregation, source to target, not cached."""
-    return (isinstance(x, Tensor) and x.dim() == 2 and isinstance(edge_index, Tensor)
-            and edge_index.dim() == 2 and edge_weight is None and conv.normalize and conv.add_self_loops
+    return (isinstance(x, Tensor) and x.dim() == 2 and _edge_list(edge_index)
+            and edge_weight is None and conv.normalize and conv.add_self_loops
             and not conv.improved and not conv.cached and conv.aggr == "add"
             and conv.flow == "source_to_target")
 
@@ -242,13 +250,14 @@ def _shared_sort_gcn_forward(original, graphs: GraphPlans):
 def _shared_sort_sage_forward(original, graphs: GraphPlans):
     """SAGEConv.forward for a mean/sum aggregation as lin_l(aggregate(x_j)) + lin_r(x), projected before it
     aggregates (W·mean(x_j) = mean(W·x_j)) and gathered by one plan per edge_index shared by every layer;
-    other configurations go to `original`."""
+    other configurations go to `original`. Like the GCN one it bypasses `propagate`, so PyG's propagate
+    hooks and explainer masks do not apply inside the export context."""
     import torch.nn.functional as F
     from torch_geometric.nn.aggr import MeanAggregation, SumAggregation
 
     def forward(conv, x, edge_index, size=None):
-        plain = (isinstance(x, Tensor) and x.dim() == 2 and isinstance(edge_index, Tensor)
-                 and edge_index.dim() == 2 and size is None and not conv.project
+        plain = (isinstance(x, Tensor) and x.dim() == 2 and _edge_list(edge_index)
+                 and size is None and not conv.project
                  and conv.flow == "source_to_target"
                  and isinstance(conv.aggr_module, (MeanAggregation, SumAggregation)))
         if not plain:

@@ -78,17 +78,20 @@ def test_blocked_prefix_sums_hold_float32_rounding_over_a_long_prefix():
 
 def test_sorted_edges_count_only_the_edges_kept_and_long_runs_span_blocks():
     long_run = GROUP_WIDTHS[-1] + BLOCK + 3  # longer than the widest group: prefix sums over two+ blocks
-    index = torch.tensor([2, 0, 2, 2, 1, 2] + [3] * long_run)
+    # node 2: 3 edges in the 4-wide group (one padded slot), node 0: 1, node 3: a long run, 1 and 4: none
+    index = torch.tensor([2, 0, 2, 1, 2] + [3] * long_run)
     keep = torch.ones_like(index, dtype=torch.bool)
-    keep[4] = False  # the only edge into 1: dropped (as GCN drops a graph's own self-loops)
+    keep[3] = False  # the only edge into 1: dropped (as GCN drops a graph's own self-loops)
     sorted_edges = sort_by_destination(index, 5, keep=keep)
-    assert sorted_edges.counts.tolist() == [1, 0, 4, long_run, 0]
-    assert sorted_edges.ends.tolist() == [0, 1, 1, 5, 5 + long_run, 5 + long_run]
-    assert sorted_edges.destination.tolist() == [0, 2, 2, 2, 2] + [3] * long_run + [5]  # dropped: last
+    assert sorted_edges.counts.tolist() == [1, 0, 3, long_run, 0]
+    assert sorted_edges.ends.tolist() == [0, 1, 1, 4, 4 + long_run, 4 + long_run]
+    assert sorted_edges.destination.tolist() == [0, 2, 2, 2] + [3] * long_run + [5]  # dropped: last
     plan = plan_gathers(sorted_edges, sorted_edges.order, zero_row=index.shape[0])
     assert (plan.long_low.tolist(), plan.long_high.tolist()) == ([0], [long_run])  # node 3 alone: prefix sums
+    (node_2,) = [g for g in plan.groups if g.dim() == 2 and g.shape[1] == 4]
+    assert node_2.tolist() == [[0, 2, 4, index.shape[0]]]  # its three edges, then the zero row
     rows = torch.arange(index.shape[0], dtype=torch.float32).unsqueeze(-1)
-    expected = [1.0, 0.0, 0 + 2 + 3 + 5, float(sum(range(6, 6 + long_run))), 0.0]
+    expected = [1.0, 0.0, 0 + 2 + 4, float(sum(range(5, 5 + long_run))), 0.0]
     assert segment_sum(rows, plan).squeeze(-1).tolist() == expected
 
 
@@ -112,6 +115,7 @@ def test_gcn_with_one_shared_sort_equals_its_own_forward(options, graph, monkeyp
         weight = torch.rand(edge_index.shape[1])
     elif graph == "hub":  # node 0's run is longer than the widest group: the prefix sums take it
         edge_index[1, : GROUP_WIDTHS[-1] + 8] = 0
+        assert int(((edge_index[1] == 0) & (edge_index[0] != 0)).sum()) > GROUP_WIDTHS[-1]
 
     def two_layers():
         return second(torch.relu(first(x, edge_index, weight)), edge_index, weight)
@@ -151,6 +155,21 @@ def test_sage_layers_share_one_sort_and_equal_their_own_forward(aggr, monkeypatc
     assert len(sorts) == 1
 
 
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta", "ignore:Sparse invariant checks")
+@pytest.mark.parametrize("conv", [SAGEConv(12, 4), GCNConv(12, 4)], ids=["sage", "gcn"])
+def test_a_sparse_adjacency_goes_to_pyg_own_forward(conv):
+    from torch_geometric.utils import to_torch_csr_tensor
+
+    torch.manual_seed(0)
+    x, edge_index = torch.randn(30, 12), torch.randint(0, 30, (2, 90))
+    adjacency = to_torch_csr_tensor(edge_index.flip(0), size=(30, 30))  # [2, E] checks must refuse it
+    with torch.no_grad():
+        expected = conv.eval()(x, adjacency)
+        with scatter_free_aggregation():
+            formulated = conv(x, adjacency)
+    torch.testing.assert_close(formulated, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_only_message_passing_models_are_formulated():
     assert passes_messages(get_model("cora-gcn").build(seed=0))
     assert not passes_messages(get_model("cora-mlp").build(seed=0))
@@ -182,7 +201,7 @@ def test_graph_exports_hold_no_reducing_scatter_and_record_it(graph_exports, nam
     assert result.ok, result.reason
     graph = onnx.load(str(out / name / "model.onnx")).graph
     ops = [n.op_type for n in graph.node]
-    assert "ScatterElements" not in ops and "CumSum" in ops
+    assert "ScatterElements" not in ops and "ReduceSum" in ops and "CumSum" in ops  # groups, long runs
     assert ops.count("TopK") == 1  # one sort of the graph serves every layer (and GCN's degrees)
     for node in graph.node:
         if node.op_type == "ScatterND":  # the positions' writes: plain assignments, never a reduction
@@ -194,6 +213,21 @@ def test_graph_exports_hold_no_reducing_scatter_and_record_it(graph_exports, nam
     assert fmt.is_current(entry) and not fmt.is_current({k: v for k, v in entry.items()
                                                          if k != "graph_aggregation"})
     assert stale_formats(get_model(name), out, None, 0, ["onnx"]) == ()
+
+
+@pytest.mark.parametrize("name", ["cora-gcn", "cora-sage"])
+def test_graph_exports_match_eager_on_hubs_past_the_widest_group(graph_exports, name):
+    import onnxruntime as ort
+
+    out, _ = graph_exports
+    spec = get_model(name)
+    inputs = _hub_graph(spec, 200, 800, seed=1)  # five hubs of ~80 edges each: every group and long runs
+    assert int(torch.bincount(inputs[1][1]).max()) > GROUP_WIDTHS[-1]
+    with torch.inference_mode():
+        reference = spec.build(seed=0).eval()(*inputs).numpy()
+    session = ort.InferenceSession(str(out / name / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {n: t.numpy() for n, t in zip(spec.input_names, inputs, strict=True)}
+    np.testing.assert_allclose(session.run(None, feeds)[0], reference, atol=1e-4, rtol=1e-3)
 
 
 @pytest.mark.slow
