@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from train.graph_forward import projected_sage_forward
+from train.graph_forward import finish_projected_sage, projected_sage_forward
 
 # Recorded in the manifest: what the exported graph computes instead of PyG's scatter.
 FORMULATION = ("destination-sorted segment sums (nodes grouped by in-degree into widths 1-32, each group "
@@ -267,11 +267,7 @@ def _shared_sort_sage_forward(original, graphs: GraphPlans):
         out = segment_sum(projected, plan).to(projected.dtype)
         if isinstance(conv.aggr_module, MeanAggregation):
             out = out / counts.clamp(min=1).to(out.dtype).unsqueeze(-1)
-        if conv.lin_l.bias is not None:
-            out = out + conv.lin_l.bias
-        if conv.root_weight:
-            out = out + conv.lin_r(x)
-        return F.normalize(out, p=2.0, dim=-1) if conv.normalize else out
+        return finish_projected_sage(conv, x, out)
 
     return forward
 

@@ -24,16 +24,20 @@ def projected_sage_forward(original):
         if not isinstance(x, Tensor) or conv.project or not linear:
             return original(conv, x, edge_index, size)
         projected = F.linear(x, conv.lin_l.weight)  # no bias: it is added once, after the mean
-        out = conv.propagate(edge_index, x=(projected, projected), size=size)
-        if conv.lin_l.bias is not None:
-            out = out + conv.lin_l.bias
-        if conv.root_weight:
-            out = out + conv.lin_r(x)
-        if conv.normalize:
-            out = F.normalize(out, p=2.0, dim=-1)
-        return out
+        return finish_projected_sage(conv, x, conv.propagate(edge_index, x=(projected, projected), size=size))
 
     return forward
+
+
+def finish_projected_sage(conv, x: Tensor, aggregated: Tensor) -> Tensor:
+    """SAGEConv's output from `aggregated` [nodes, out], the mean/sum of lin_l-projected neighbours: lin_l's
+    bias, the root term lin_r(x) and the optional L2 normalisation, as SAGEConv.forward adds them."""
+    out = aggregated
+    if conv.lin_l.bias is not None:
+        out = out + conv.lin_l.bias
+    if conv.root_weight:
+        out = out + conv.lin_r(x)
+    return F.normalize(out, p=2.0, dim=-1) if conv.normalize else out
 
 
 
